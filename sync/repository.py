@@ -1,0 +1,485 @@
+"""The repository API over the replica: what the app and the command line use.
+
+Every create, update and delete writes the record **and** exactly one outbox row in one
+transaction (a customer delete with ``cascade=True`` writes one row per deleted record, all
+in the same transaction). Reads return immutable :class:`Record` values.
+
+Each write returns a :class:`Change` — which record, which fields, which mutation — so the
+app can announce what changed and refresh only the rows concerned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    case,
+    column,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from sync import outbox, search, wire
+from sync.outbox import FieldChange
+from sync.replica_models import OUTBOX_TABLE, TABLE_BY_ENTITY
+from sync.schema import CUSTOMER, ENTITIES, EntitySpec, FieldKind, new_record_id
+from sync.validation import FieldError, ValidationError, clean_values
+
+if TYPE_CHECKING:
+    from sync.replica import Replica
+
+SyncState = Literal["synced", "pending", "failed"]
+FilterOp = Literal[
+    "eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "has_tag", "is_null", "not_null"
+]
+
+MAX_PAGE = 1000
+_outbox = OUTBOX_TABLE
+
+
+class RecordNotFoundError(LookupError):
+    """No live record with that id in the replica."""
+
+    def __init__(self, entity_name: str, record_id: str) -> None:
+        self.entity = entity_name
+        self.record_id = record_id
+        super().__init__(f"no {entity_name} with id {record_id}")
+
+
+class HasChildrenError(RuntimeError):
+    """A customer still has contacts, follow-ups or deals; delete with cascade=True."""
+
+    def __init__(self, record_id: str, counts: Mapping[str, int]) -> None:
+        self.record_id = record_id
+        self.counts = dict(counts)
+        detail = ", ".join(f"{n} {name}(s)" for name, n in counts.items() if n)
+        super().__init__(f"customer {record_id} still has {detail}")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record as the user sees it now (local edits included)."""
+
+    entity: str
+    id: str
+    values: Mapping[str, Any]
+    version: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    updated_by: str | None
+    deleted: bool
+    sync_state: SyncState
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one repository write changed."""
+
+    entity: str
+    record_id: str
+    op: Literal["create", "update", "delete"]
+    fields: tuple[str, ...]
+    mutation_id: str | None  # None when the edit changed nothing (no outbox row)
+    children: tuple[Change, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """One condition of a query: ``Filter("status", "in", ["lead", "active"])``.
+
+    ``field`` may also be ``"sync_state"`` (synced / pending / failed).
+    """
+
+    field: str
+    op: FilterOp
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    field: str
+    descending: bool = False
+
+
+class EntityRepository:
+    """Create, update, delete, get and query one entity's records in the replica."""
+
+    def __init__(self, replica: Replica, spec: EntitySpec) -> None:
+        self._replica = replica
+        self.spec = spec
+        self.table = TABLE_BY_ENTITY[spec.name]
+        self._synced = tuple(f.name for f in spec.synced_fields)
+        self._is_customer = spec is CUSTOMER
+
+    # --- writes -----------------------------------------------------------------------
+
+    def create(self, values: Mapping[str, Any], *, record_id: str | None = None) -> Change:
+        """Create a record from the user's ``values``; defaults fill what is not given.
+
+        ``owner_id`` defaults to the signed-in user. Raises :class:`ValidationError`.
+        """
+        given = dict(values)
+        if "owner_id" not in given:
+            given["owner_id"] = self._replica.user_id
+        clean = clean_values(self.spec, given, for_create=True)
+        rid = record_id or new_record_id()
+        if record_id is not None:
+            _check_id(self.spec, record_id)
+        now = datetime.now(UTC)
+        row = {
+            **clean,
+            "id": rid,
+            "version": 0,
+            "created_at": now,
+            "updated_at": now,
+            "updated_by": self._replica.user_id,
+            "deleted": False,
+            "base": None,
+        }
+        fields = {
+            name: FieldChange(wire.encode_value(self.spec.field(name), value), None)
+            for name, value in clean.items()
+        }
+        with self._replica.write() as conn:
+            self._check_parent(conn, clean)
+            try:
+                if self._is_customer:
+                    row.update(search.customer_search_columns(clean))
+                    row_id = conn.execute(
+                        insert(self.table).values(row).returning(self.table.c.row_id)
+                    ).scalar_one()
+                    search.index_row(conn, row_id, row["search_text"])
+                else:
+                    conn.execute(insert(self.table).values(row))
+            except IntegrityError as exc:
+                raise ValidationError(
+                    self.spec.name, [FieldError("id", "duplicate_id", f"id {rid} exists")]
+                ) from exc
+            mutation_id = outbox.append(
+                conn,
+                client_id=self._replica.client_id,
+                entity=self.spec.name,
+                record_id=rid,
+                op="create",
+                base_version=0,
+                fields=fields,
+            )
+        return Change(self.spec.name, rid, "create", tuple(clean), mutation_id)
+
+    def update(self, record_id: str, changes: Mapping[str, Any]) -> Change:
+        """Change some fields of a record; only fields whose value differs are written.
+
+        An update that changes nothing writes nothing and returns a :class:`Change` with
+        no mutation id. Raises :class:`ValidationError` or :class:`RecordNotFoundError`.
+        """
+        clean = clean_values(self.spec, changes, for_create=False)
+        with self._replica.write() as conn:
+            row = self._live_row(conn, record_id)
+            current = {name: row._mapping[name] for name in self._synced}
+            changed = {k: v for k, v in clean.items() if current[k] != v}
+            if not changed:
+                return Change(self.spec.name, record_id, "update", (), None)
+            self._check_parent(conn, changed)
+            values: dict[str, Any] = dict(changed)
+            if row.base is None and row.version > 0:
+                # First local divergence from the server's version: remember that version.
+                values["base"] = wire.dumps(wire.encode_values(self.spec, current))
+            if self._is_customer:
+                derived = search.customer_search_columns({**current, **changed})
+                values.update(derived)
+                if derived["search_text"] != row.search_text:
+                    search.unindex_rows(conn, [(row.row_id, row.search_text)])
+                    search.index_row(conn, row.row_id, derived["search_text"])
+            conn.execute(update(self.table).where(self.table.c.id == record_id).values(values))
+            fields = {
+                name: FieldChange(
+                    wire.encode_value(self.spec.field(name), value),
+                    wire.encode_value(self.spec.field(name), current[name]),
+                )
+                for name, value in changed.items()
+            }
+            mutation_id = outbox.append(
+                conn,
+                client_id=self._replica.client_id,
+                entity=self.spec.name,
+                record_id=record_id,
+                op="update",
+                base_version=row.version,
+                fields=fields,
+            )
+        return Change(self.spec.name, record_id, "update", tuple(changed), mutation_id)
+
+    def delete(self, record_id: str, *, cascade: bool = False) -> Change:
+        """Delete a record (a tombstone until the server confirms).
+
+        A customer with live contacts, follow-ups or deals is refused with
+        :class:`HasChildrenError` unless ``cascade`` is true; then each child gets its own
+        delete mutation, queued before the customer's, in the same transaction.
+        """
+        with self._replica.write() as conn:
+            row = self._live_row(conn, record_id)
+            children: list[Change] = []
+            if self._is_customer:
+                live = {
+                    name: _live_children(conn, name, record_id)
+                    for name, spec in ENTITIES.items()
+                    if spec.parent == "customer"
+                }
+                if any(live.values()) and not cascade:
+                    raise HasChildrenError(record_id, {k: len(v) for k, v in live.items()})
+                for name, rows in live.items():
+                    for child in rows:
+                        children.append(
+                            self._delete_row(conn, ENTITIES[name], child.id, child.version)
+                        )
+            change = self._delete_row(conn, self.spec, record_id, row.version)
+        return Change(
+            change.entity, change.record_id, "delete", (), change.mutation_id, tuple(children)
+        )
+
+    def _delete_row(
+        self, conn: Connection, spec: EntitySpec, record_id: str, version: int
+    ) -> Change:
+        table = TABLE_BY_ENTITY[spec.name]
+        conn.execute(update(table).where(table.c.id == record_id).values(deleted=True))
+        mutation_id = outbox.append(
+            conn,
+            client_id=self._replica.client_id,
+            entity=spec.name,
+            record_id=record_id,
+            op="delete",
+            base_version=version,
+            fields={},
+        )
+        return Change(spec.name, record_id, "delete", (), mutation_id)
+
+    def _live_row(self, conn: Connection, record_id: str) -> Row[Any]:
+        row = conn.execute(
+            select(self.table).where(self.table.c.id == record_id, self.table.c.deleted.is_(False))
+        ).first()
+        if row is None:
+            raise RecordNotFoundError(self.spec.name, record_id)
+        return row
+
+    def _check_parent(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        parent_id = values.get("customer_id")
+        if self.spec.parent is None or parent_id is None:
+            return
+        customers = TABLE_BY_ENTITY["customer"]
+        alive = conn.execute(
+            select(customers.c.id).where(
+                customers.c.id == parent_id, customers.c.deleted.is_(False)
+            )
+        ).first()
+        if alive is None:
+            raise ValidationError(
+                self.spec.name,
+                [FieldError("customer_id", "unknown_parent", f"no customer with id {parent_id}")],
+            )
+
+    # --- reads ------------------------------------------------------------------------
+
+    def get(self, record_id: str, *, include_deleted: bool = False) -> Record | None:
+        """The record with ``record_id``, or ``None``."""
+        stmt = self._select().where(self.table.c.id == record_id)
+        if not include_deleted:
+            stmt = stmt.where(self.table.c.deleted.is_(False))
+        with self._replica.read() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else self._to_record(row)
+
+    def query(
+        self,
+        *,
+        filters: Sequence[Filter] = (),
+        search: str | None = None,
+        sort: Sequence[Sort] = (),
+        limit: int = 100,
+        offset: int = 0,
+        include_deleted: bool = False,
+    ) -> list[Record]:
+        """Records matching every filter (and the search, for customers), sorted, paged.
+
+        Filtering, searching, sorting and paging all run in SQL. Without ``sort``, customers
+        come in name order (pinyin), other records newest first.
+        """
+        if not 0 < limit <= MAX_PAGE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+        if offset < 0:
+            raise ValueError("offset must not be negative")
+        stmt = self._select()
+        conditions = self._conditions(filters, search, include_deleted)
+        if conditions is None:
+            return []
+        stmt = stmt.where(*conditions).order_by(*self._order(sort)).limit(limit).offset(offset)
+        with self._replica.read() as conn:
+            return [self._to_record(row) for row in conn.execute(stmt)]
+
+    def count(
+        self,
+        *,
+        filters: Sequence[Filter] = (),
+        search: str | None = None,
+        include_deleted: bool = False,
+    ) -> int:
+        """How many records :meth:`query` would page through."""
+        conditions = self._conditions(filters, search, include_deleted)
+        if conditions is None:
+            return 0
+        stmt = select(func.count()).select_from(self.table).where(*conditions)
+        with self._replica.read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def _select(self) -> Select[Any]:
+        return select(self.table, self._sync_state().label("sync_state"))
+
+    def _sync_state(self) -> ColumnElement[str]:
+        mine = and_(_outbox.c.entity == self.spec.name, _outbox.c.record_id == self.table.c.id)
+        return case(
+            (exists().where(mine, _outbox.c.status == "failed"), literal("failed")),
+            (exists().where(mine), literal("pending")),
+            else_=literal("synced"),
+        )
+
+    def _conditions(
+        self, filters: Sequence[Filter], search_text: str | None, include_deleted: bool
+    ) -> list[ColumnElement[bool]] | None:
+        conditions: list[ColumnElement[bool]] = []
+        if not include_deleted:
+            conditions.append(self.table.c.deleted.is_(False))
+        for f in filters:
+            conditions.append(self._condition(f))
+        if search_text is not None and search_text.strip():
+            if not self._is_customer:
+                raise ValueError(f"full-text search is for customers, not {self.spec.name}")
+            plan = search.plan_search(search_text)
+            if plan is None:
+                return conditions
+            matches = text(
+                f"SELECT rowid FROM {search.FTS_TABLE} WHERE {search.FTS_TABLE} MATCH :match"
+            ).bindparams(match=plan.match)
+            conditions.append(self.table.c.row_id.in_(matches.columns(column("rowid"))))
+            for needle in plan.needles:
+                conditions.append(func.instr(self.table.c.search_text, needle) > 0)
+        return conditions
+
+    def _condition(self, f: Filter) -> ColumnElement[bool]:
+        if f.field == "sync_state":
+            state = self._sync_state()
+            if f.op == "eq":
+                same: ColumnElement[bool] = state == f.value
+                return same
+            if f.op == "in":
+                return state.in_(list(f.value))
+            raise ValueError("sync_state filters take eq or in")
+        if not self.spec.has_field(f.field):
+            raise ValueError(f"{self.spec.name} has no field {f.field!r}")
+        col: ColumnElement[Any] = self.table.c[f.field]
+        spec = self.spec.field(f.field)
+        value = f.value
+        match f.op:
+            case "eq":
+                return col.is_(None) if value is None else col == value
+            case "ne":
+                return col.is_not(None) if value is None else (col != value) | col.is_(None)
+            case "lt":
+                return _as_condition(col < value)
+            case "le":
+                return _as_condition(col <= value)
+            case "gt":
+                return _as_condition(col > value)
+            case "ge":
+                return _as_condition(col >= value)
+            case "in":
+                return col.in_(list(value))
+            case "is_null":
+                return col.is_(None)
+            case "not_null":
+                return col.is_not(None)
+            case "contains":
+                return col.contains(str(value), autoescape=True)
+            case "has_tag":
+                if spec.kind is not FieldKind.TAGS:
+                    raise ValueError(f"{f.field} is not a tags field")
+                each = func.json_each(col).table_valued("value")
+                return exists().select_from(each).where(each.c.value == str(value))
+        raise ValueError(f"unknown filter operation {f.op!r}")
+
+    def _order(self, sort: Sequence[Sort]) -> list[ColumnElement[Any]]:
+        if not sort:
+            if self._is_customer:
+                sort = (Sort("name"),)
+            elif self.spec.name == "follow_up":
+                sort = (Sort("happened_at", descending=True),)
+            else:
+                sort = (Sort("created_at", descending=True),)
+        order: list[ColumnElement[Any]] = []
+        for s in sort:
+            if not self.spec.has_field(s.field):
+                raise ValueError(f"cannot sort {self.spec.name} by {s.field!r}")
+            name = s.field
+            if self._is_customer and name in ("name", "company"):
+                name = f"{name}_sort"  # pinyin order for Chinese names
+            col = self.table.c[name]
+            order.append(col.desc().nulls_last() if s.descending else col.asc().nulls_last())
+        order.append(self.table.c.id)  # a stable order, so that pages never overlap
+        return order
+
+    def _to_record(self, row: Row[Any]) -> Record:
+        m = row._mapping
+        return Record(
+            entity=self.spec.name,
+            id=m["id"],
+            values={name: m[name] for name in self._synced},
+            version=m["version"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+            updated_by=m["updated_by"],
+            deleted=bool(m["deleted"]),
+            sync_state=m["sync_state"],
+        )
+
+
+def _as_condition(expression: Any) -> ColumnElement[bool]:
+    condition: ColumnElement[bool] = expression
+    return condition
+
+
+def _live_children(conn: Connection, entity_name: str, customer_id: str) -> list[Row[Any]]:
+    table = TABLE_BY_ENTITY[entity_name]
+    return list(
+        conn.execute(
+            select(table.c.id, table.c.version).where(
+                table.c.customer_id == customer_id, table.c.deleted.is_(False)
+            )
+        )
+    )
+
+
+def _check_id(spec: EntitySpec, record_id: str) -> None:
+    from sync.validation import clean_value
+
+    if clean_value(spec.field("id"), record_id) != record_id:
+        raise ValidationError(
+            spec.name, [FieldError("id", "invalid_id", "ids are lowercase canonical UUIDs")]
+        )
