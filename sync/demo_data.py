@@ -10,9 +10,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sync.schema import CustomerLevel, CustomerStatus, uuid7
+from sync.schema import CustomerLevel, CustomerStatus, DealStage, uuid7
+from sync.search import has_han as search_has_han
+
+if TYPE_CHECKING:
+    from sync.replica import Replica
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
@@ -282,3 +286,74 @@ class CustomerFactory:
                 "deleted": False,
                 "owner_id": owner_id,
             }
+
+
+def seed_replica(replica: Replica, customers: int = 120, *, seed: int = 7) -> int:
+    """Fill an empty replica with demo customers, contacts, follow-ups and deals.
+
+    They are written through the repository like a salesperson's own edits (so they queue
+    for the server too). Returns how many records were created; 0 if the replica already
+    had customers.
+    """
+    if replica.customers.count() > 0:
+        return 0
+    factory = CustomerFactory(seed)
+    rnd = factory.rnd
+    now = datetime.now(UTC).replace(microsecond=0)
+    created = 0
+    for _ in range(customers):
+        values = factory.customer_values()
+        if rnd.random() < 0.4:
+            values["next_follow_up_at"] = now + timedelta(days=rnd.randrange(-3, 14), hours=2)
+        cid = replica.customers.create(values).record_id
+        created += 1
+        for _ in range(rnd.choice((1, 1, 2))):
+            name = (
+                factory.chinese_name() if search_has_han(values["name"]) else factory.english_name()
+            )
+            replica.contacts.create(
+                {
+                    "customer_id": cid,
+                    "name": name,
+                    "title": rnd.choice(("采购经理", "总经理", "技术总监", "Purchasing Manager")),
+                    "mobile": factory.mobile(),
+                    "is_primary": created % 2 == 0,
+                }
+            )
+            created += 1
+        for _ in range(rnd.choice((0, 1, 2, 3))):
+            replica.follow_ups.create(
+                {
+                    "customer_id": cid,
+                    "kind": rnd.choice(("call", "visit", "wechat", "email", "meeting")),
+                    "content": rnd.choice(FOLLOW_UP_NOTES),
+                    "happened_at": now - timedelta(days=rnd.randrange(0, 60)),
+                    "next_action": rnd.choice(("发报价单", "安排演示", "Send contract", None)),
+                    "next_action_at": now + timedelta(days=rnd.randrange(-2, 10)),
+                    "done": rnd.random() < 0.3,
+                }
+            )
+            created += 1
+        if rnd.random() < 0.5:
+            replica.deals.create(
+                {
+                    "customer_id": cid,
+                    "title": rnd.choice(DEAL_TITLES),
+                    "amount": f"{rnd.randrange(5, 500) * 1000}.00",
+                    "stage": rnd.choice([s.value for s in DealStage]),
+                    "probability": rnd.choice((10, 30, 50, 70, 90)),
+                    "expected_close": (now + timedelta(days=rnd.randrange(5, 120))).date(),
+                }
+            )
+            created += 1
+    return created
+
+
+FOLLOW_UP_NOTES = (
+    "电话沟通需求，客户关注交付周期。",
+    "上门拜访，演示了新版本，反馈积极。",
+    "微信发送了产品资料和报价。",
+    "Discussed pricing; they want a volume discount.",
+    "客户预算下季度才批，保持联系。",
+)
+DEAL_TITLES = ("年度采购框架协议", "服务器扩容", "软件许可续费", "Pilot project", "售后服务合同")

@@ -1,0 +1,42 @@
+# Outpost: the two commands a fresh machine needs are `make run` and `make test`.
+# Each creates the virtual environment in .venv and installs the project first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test install lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Outpost needs Python 3.11 or newer (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start Outpost on the embedded default with the demo account.
+run: install
+	$(BIN)/outpost --demo
+
+## The whole test suite: lint, type check, every test (PostgreSQL ones when
+## OUTPOST_TEST_PG_URL is set; .ci/run always sets it).
+test: lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check sync server app bench tests
+	$(BIN)/ruff format --check sync server app bench tests
+
+typecheck: install
+	$(BIN)/mypy sync
+
+pytest: install
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/replica_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
