@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Integer, Text, cast, func, insert, select, update
+from sqlalchemy import Connection, Integer, Text, func, insert, select, update
+from sqlalchemy import cast as sql_cast
 
 from sync import wire
 from sync.replica_models import META_TABLE, OUTBOX_TABLE
@@ -54,10 +55,10 @@ class Mutation:
 
 def next_mutation_id(conn: Connection, client_id: str) -> str:
     """Take the next number of this replica's mutation counter (inside the caller's txn)."""
-    counter = conn.execute(
+    counter: str = conn.execute(
         update(_meta)
         .where(_meta.c.key == MUTATION_COUNTER_KEY)
-        .values(value=cast(cast(_meta.c.value, Integer) + 1, Text))
+        .values(value=sql_cast(sql_cast(_meta.c.value, Integer) + 1, Text))
         .returning(_meta.c.value)
     ).scalar_one()
     return f"{client_id}:{int(counter)}"
@@ -134,7 +135,7 @@ def counts(conn: Connection) -> dict[str, int]:
     result = {"pending": 0, "failed": 0}
     stmt = select(_outbox.c.status, func.count()).group_by(_outbox.c.status)
     for status, n in conn.execute(stmt):
-        result[status] = n
+        result[str(status)] = cast(int, n)
     return result
 
 

@@ -302,7 +302,9 @@ class Replica:
         new_rows = [r for r in rows if r["id"] not in existing]
         old_rows = [r for r in rows if r["id"] in existing]
         if spec is CUSTOMER:
-            top = conn.execute(text("SELECT coalesce(max(row_id), 0) FROM customers")).scalar_one()
+            top: int = conn.execute(
+                text("SELECT coalesce(max(row_id), 0) FROM customers")
+            ).scalar_one()
             if new_rows:
                 _insert_many(conn, table, new_rows)
                 search.index_rows_after(conn, int(top))

@@ -165,7 +165,7 @@ class EntityRepository:
             try:
                 if self._is_customer:
                     row.update(search.customer_search_columns(clean))
-                    row_id = conn.execute(
+                    row_id: int = conn.execute(
                         insert(self.table).values(row).returning(self.table.c.row_id)
                     ).scalar_one()
                     search.index_row(conn, row_id, row["search_text"])

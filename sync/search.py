@@ -336,7 +336,10 @@ def plan_search(query: str) -> SearchPlan | None:
     if not folded:
         return None
     if _PHONE_QUERY_RE.match(folded) and sum(c.isdigit() for c in folded) >= 3:
-        tokens = ["".join(c for c in folded if c.isdigit())]
+        digits = "".join(c for c in folded if c.isdigit())
+        if folded.startswith(("+86", "0086")) and len(digits) > 11:
+            digits = digits[-11:]  # the country code is rarely stored with the number
+        tokens = [digits]
     else:
         tokens = folded.split()
     parts: list[str] = []

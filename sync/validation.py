@@ -21,10 +21,10 @@ from sync.schema import EntitySpec, FieldKind, FieldSpec
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 # Digits with the usual separators, an optional leading +, an optional extension.
-_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()./-]*(?:\s*(?:ext\.?|x|转|#)\s*[0-9]{1,6})?$", re.I)
+_PHONE_RE = re.compile(r"^\+?[0-9(][0-9 ()./-]*(?:\s*(?:ext\.?|x|转|#)\s*[0-9]{1,6})?$", re.I)
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAK_RE = re.compile(r"[\r\n\t]")
+_LINE_BREAK_RE = re.compile(r"[\r\n\t\u0085\u2028\u2029]")
 _MIN_PHONE_DIGITS = 5
 _MAX_PHONE_DIGITS = 20
 
@@ -182,7 +182,7 @@ def _integer(spec: FieldSpec, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Invalid("invalid_type", f"{spec.label} must be a whole number")
     _check_range(spec, value)
-    return value
+    return int(value)
 
 
 def _money(spec: FieldSpec, value: Any) -> Decimal:
@@ -195,11 +195,11 @@ def _money(spec: FieldSpec, value: Any) -> Decimal:
         raise _Invalid("invalid_amount", f"{value!r} is not an amount") from None
     if not amount.is_finite():
         raise _Invalid("invalid_amount", f"{value!r} is not an amount")
+    # Range first: quantizing an absurdly large number would itself overflow.
+    _check_range(spec, amount)
     if amount != amount.quantize(Decimal("0.01")):
         raise _Invalid("invalid_amount", f"{spec.label} has more than two decimals")
-    amount = amount.quantize(Decimal("0.01"))
-    _check_range(spec, amount)
-    return amount
+    return amount.quantize(Decimal("0.01"))
 
 
 def _check_range(spec: FieldSpec, value: int | Decimal) -> None:
@@ -223,7 +223,8 @@ def _date(spec: FieldSpec, value: Any) -> date:
             return date.fromisoformat(value)
         except ValueError:
             raise _Invalid("invalid_date", f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return value
+    day: date = value
+    return day
 
 
 def _datetime(spec: FieldSpec, value: Any) -> datetime:

@@ -7,6 +7,7 @@ through the outbox and the server comes back equal to what the user typed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,7 +15,15 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    create_model,
+)
 
 from sync.schema import ENTITIES, EntitySpec, FieldKind, FieldSpec
 from sync.validation import clean_value
@@ -51,8 +60,10 @@ def decode_value(spec: FieldSpec, raw: Any) -> Any:
     kind = spec.kind
     try:
         if kind is FieldKind.MONEY:
-            if not isinstance(raw, str):
-                raise WireError(f"{spec.name}: money must travel as a decimal string")
+            if not isinstance(raw, str) or not _MONEY_RE.match(raw):
+                raise WireError(
+                    f"{spec.name}: money travels as a decimal string with at most two decimals"
+                )
             return Decimal(raw).quantize(Decimal("0.01"))
         if kind is FieldKind.DATETIME:
             if not isinstance(raw, str):
@@ -81,6 +92,9 @@ def decode_value(spec: FieldSpec, raw: Any) -> Any:
         raise WireError(f"{spec.name}: expected a string")
     return raw
 
+
+_MONEY_PATTERN = r"^-?\d{1,13}(\.\d{1,2})?$"
+_MONEY_RE = re.compile(_MONEY_PATTERN)
 
 _STRING_KINDS = frozenset(
     {
@@ -118,21 +132,26 @@ def loads(text: str | bytes) -> Any:
 
 
 def _annotation(spec: FieldSpec) -> Any:
-    """The pydantic type of one field on the wire, checked by the shared rules."""
+    """The pydantic type of one field on the wire, checked by the shared rules.
+
+    Each field is declared as what travels (money, dates and times as strings; strict
+    integers and booleans, no coercion from text), then decoded and checked with the same
+    rules as the replica and the server apply; the model holds wire-encoded values.
+    """
     base: Any
     kind = spec.kind
     if kind is FieldKind.ENUM:
         base = Literal[spec.choices]
     elif kind is FieldKind.INTEGER:
-        base = int
+        base = StrictInt
     elif kind is FieldKind.MONEY:
-        base = Annotated[str, Field(pattern=r"^-?\d{1,13}(\.\d{1,2})?$")]
+        base = Annotated[str, Field(pattern=_MONEY_PATTERN)]
     elif kind is FieldKind.BOOLEAN:
-        base = bool
+        base = StrictBool
     elif kind is FieldKind.DATE:
-        base = date
+        base = Annotated[str, Field(json_schema_extra={"format": "date"})]
     elif kind is FieldKind.DATETIME:
-        base = datetime
+        base = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
     elif kind is FieldKind.TAGS:
         base = list[str]
     else:
@@ -141,18 +160,13 @@ def _annotation(spec: FieldSpec) -> Any:
     def check(value: Any) -> Any:
         if value is None:
             return None
-        # Same normalisation and rules as the replica and the server apply.
-        return encode_value(spec, clean_value(spec, decode_value(spec, _raw(spec, value))))
+        try:
+            decoded = decode_value(spec, value)
+        except WireError as exc:
+            raise ValueError(str(exc)) from None
+        return encode_value(spec, clean_value(spec, decoded))
 
     return Annotated[base | None, AfterValidator(check)]
-
-
-def _raw(spec: FieldSpec, value: Any) -> Any:
-    if isinstance(value, datetime):
-        return _encode_datetime(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 @cache
