@@ -361,10 +361,10 @@ def _add_paging_options(parser: argparse.ArgumentParser) -> None:
 def parse_field_values(spec: EntitySpec, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """Turn ``(field, typed text)`` pairs into values for ``spec``'s repository.
 
-    Each text goes through :func:`sync.validation.parse_text`. Unknown, server-only and
-    repeated fields are refused. When anything is wrong, the parsed values are also checked
-    against the schema, so that one :class:`ValidationError` reports every problem at once;
-    otherwise the repository checks them when it writes.
+    Each text of a user-settable field goes through :func:`sync.validation.parse_text`;
+    repeated fields are refused. The values are then checked against the schema (which
+    also names unknown and server-only fields), so one :class:`ValidationError` reports
+    every problem at once.
     """
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
@@ -372,25 +372,18 @@ def parse_field_values(spec: EntitySpec, pairs: Iterable[tuple[str, str]]) -> di
         if name in values or any(e.field == name for e in errors):
             errors.append(FieldError(name, "duplicate", f"{name} is given more than once"))
             continue
-        if not spec.has_field(name):
-            known = ", ".join(f.name for f in spec.synced_fields)
-            errors.append(
-                FieldError(name, "unknown_field", f"{spec.name} has no field {name} ({known})")
-            )
-            continue
-        field_spec = spec.field(name)
-        if not field_spec.synced:
-            errors.append(FieldError(name, "not_editable", f"{name} is set by the server"))
+        if not (spec.has_field(name) and spec.field(name).synced):
+            values[name] = text  # clean_values below says what is wrong with the name
             continue
         try:
-            values[name] = parse_text(field_spec, text)
+            values[name] = parse_text(spec.field(name), text)
         except ValidationError as exc:
             errors.extend(exc.errors)
+    try:
+        clean_values(spec, values, for_create=False)
+    except ValidationError as exc:
+        errors.extend(exc.errors)
     if errors:
-        try:
-            clean_values(spec, values, for_create=False)
-        except ValidationError as exc:
-            errors.extend(exc.errors)
         raise ValidationError(spec.name, errors)
     return values
 

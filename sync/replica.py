@@ -56,6 +56,7 @@ from sync.types import Money, UTCDateTime
 log = logging.getLogger(__name__)
 
 REPLICA_FILENAME = "replica.sqlite3"
+DATABASE_SUFFIXES = (".sqlite3", ".sqlite", ".db")
 BUSY_TIMEOUT_MS = 15_000
 
 _meta = META_TABLE
@@ -145,13 +146,14 @@ class Replica:
     ) -> Replica:
         """Open (and create or upgrade) the replica at ``path``.
 
-        ``path`` is the SQLite file or a profile directory (the file is then
-        ``replica.sqlite3`` inside it). Raises :class:`ReplicaCorruptError` for a damaged
+        ``path`` is a profile directory (the file is then ``replica.sqlite3`` inside it)
+        or a SQLite file ending in ``.sqlite3``, ``.sqlite`` or ``.db``. Raises :class:`ReplicaCorruptError` for a damaged
         file and :class:`~sync.migrations.ReplicaTooNewError` for one written by a newer
         Outpost; neither changes the file.
         """
         path = Path(path)
-        if path.is_dir() or path.suffix == "":
+        if path.is_dir() or path.suffix.lower() not in DATABASE_SUFFIXES:
+            # A profile directory (its name may well contain dots: crm.example.com_443_…).
             path.mkdir(parents=True, exist_ok=True)
             path = path / REPLICA_FILENAME
         else:

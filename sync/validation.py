@@ -81,7 +81,10 @@ def clean_values(
     cleaned: dict[str, Any] = {}
     for name, value in values.items():
         if not entity.has_field(name):
-            errors.append(FieldError(name, "unknown_field", f"{entity.name} has no field {name}"))
+            known = ", ".join(f.name for f in entity.synced_fields)
+            errors.append(
+                FieldError(name, "unknown_field", f"{entity.name} has no field {name} ({known})")
+            )
             continue
         spec = entity.field(name)
         if not spec.synced:

@@ -63,3 +63,14 @@ def test_profile_directories(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert resolve_profile_dir(str(tmp_path / "flag")) == tmp_path / "flag"
     monkeypatch.delenv("OUTPOST_PROFILE")
     assert resolve_profile_dir(None) == profiles_root() / "local"
+
+
+def test_a_profile_directory_with_dots_in_its_name_is_a_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    profile = profile_dir_for("https://crm.example.com", "zhangsan")
+    assert "." in profile.name
+    with Replica.open(profile) as replica:
+        assert replica.path == profile / "replica.sqlite3"
+    assert profile.is_dir()
