@@ -147,9 +147,10 @@ class Replica:
         """Open (and create or upgrade) the replica at ``path``.
 
         ``path`` is a profile directory (the file is then ``replica.sqlite3`` inside it)
-        or a SQLite file ending in ``.sqlite3``, ``.sqlite`` or ``.db``. Raises :class:`ReplicaCorruptError` for a damaged
-        file and :class:`~sync.migrations.ReplicaTooNewError` for one written by a newer
-        Outpost; neither changes the file.
+        or a SQLite file ending in ``.sqlite3``, ``.sqlite`` or ``.db``. Raises
+        :class:`ReplicaCorruptError` for a damaged file and
+        :class:`~sync.migrations.ReplicaTooNewError` for one written by a newer Outpost;
+        neither changes the file.
         """
         path = Path(path)
         if path.is_dir() or path.suffix.lower() not in DATABASE_SUFFIXES:
