@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
-from sync import search
+from sync import search, wire
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +212,6 @@ def backfill_customer_search(conn: Connection) -> None:
     rows = conn.execute(
         text("SELECT row_id, name, company, phone, mobile, email, city, tags FROM customers")
     ).mappings()
-    from sync import wire
-
     updates = []
     for row in rows:
         values = dict(row)

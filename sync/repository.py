@@ -37,7 +37,7 @@ from sync import outbox, search, wire
 from sync.outbox import FieldChange
 from sync.replica_models import OUTBOX_TABLE, TABLE_BY_ENTITY
 from sync.schema import CUSTOMER, ENTITIES, EntitySpec, FieldKind, new_record_id
-from sync.validation import FieldError, ValidationError, clean_values
+from sync.validation import FieldError, ValidationError, clean_value, clean_values
 
 if TYPE_CHECKING:
     from sync.replica import Replica
@@ -477,8 +477,6 @@ def _live_children(conn: Connection, entity_name: str, customer_id: str) -> list
 
 
 def _check_id(spec: EntitySpec, record_id: str) -> None:
-    from sync.validation import clean_value
-
     if clean_value(spec.field("id"), record_id) != record_id:
         raise ValidationError(
             spec.name, [FieldError("id", "invalid_id", "ids are lowercase canonical UUIDs")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +53,21 @@ def replica(tmp_path: Path) -> Iterator[Replica]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def shanghai_time() -> Iterator[None]:
+    """Run the test with the process's local time zone set to Asia/Shanghai (UTC+8)."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("needs time.tzset")
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Shanghai"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()

@@ -7,9 +7,8 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -401,23 +400,6 @@ def test_info_reports_counts_and_integrity_ok(cli: Cli, profile: Path) -> None:
     assert data["schema_version"] >= 1
     assert data["client_id"]
     assert data["replica"] == str(profile / "replica.sqlite3")
-
-
-@pytest.fixture
-def shanghai_time() -> Iterator[None]:
-    if not hasattr(time, "tzset"):
-        pytest.skip("needs time.tzset")
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Shanghai"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 @pytest.mark.usefixtures("shanghai_time")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import time
 import unicodedata
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -477,22 +474,7 @@ def test_parse_text_text_passes_through_stripped() -> None:
     assert parse_text(CUSTOMER.field("name"), "   ") is None
 
 
-@pytest.fixture
-def shanghai_local_time() -> Iterator[None]:
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Shanghai"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
-
-
-@pytest.mark.usefixtures("shanghai_local_time")
+@pytest.mark.usefixtures("shanghai_time")
 def test_parse_text_datetime_without_zone_is_local_time() -> None:
     spec = CUSTOMER.field("next_follow_up_at")
     parsed = parse_text(spec, "2026-03-01 17:30")
