@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/ruff format --check sync server app bench tests
 
 typecheck: install
-	$(BIN)/mypy sync
+	$(BIN)/mypy sync server
 
 pytest: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest

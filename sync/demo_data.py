@@ -268,6 +268,44 @@ class CustomerFactory:
             "next_follow_up_at": None,
         }
 
+    def contact_values(
+        self, customer_id: str, customer: dict[str, Any], *, primary: bool
+    ) -> dict[str, Any]:
+        """A contact at ``customer`` (Chinese names at Chinese customers)."""
+        rnd = self.rnd
+        name = self.chinese_name() if search_has_han(customer["name"]) else self.english_name()
+        return {
+            "customer_id": customer_id,
+            "name": name,
+            "title": rnd.choice(("采购经理", "总经理", "技术总监", "Purchasing Manager")),
+            "mobile": self.mobile(),
+            "is_primary": primary,
+        }
+
+    def follow_up_values(self, customer_id: str, now: datetime) -> dict[str, Any]:
+        """A call, visit or message in the last two months, with a next action."""
+        rnd = self.rnd
+        return {
+            "customer_id": customer_id,
+            "kind": rnd.choice(("call", "visit", "wechat", "email", "meeting")),
+            "content": rnd.choice(FOLLOW_UP_NOTES),
+            "happened_at": now - timedelta(days=rnd.randrange(0, 60)),
+            "next_action": rnd.choice(("发报价单", "安排演示", "Send contract", None)),
+            "next_action_at": now + timedelta(days=rnd.randrange(-2, 10)),
+            "done": rnd.random() < 0.3,
+        }
+
+    def deal_values(self, customer_id: str, now: datetime) -> dict[str, Any]:
+        rnd = self.rnd
+        return {
+            "customer_id": customer_id,
+            "title": rnd.choice(DEAL_TITLES),
+            "amount": f"{rnd.randrange(5, 500) * 1000}.00",
+            "stage": rnd.choice([s.value for s in DealStage]),
+            "probability": rnd.choice((10, 30, 50, 70, 90)),
+            "expected_close": (now + timedelta(days=rnd.randrange(5, 120))).date(),
+        }
+
     def server_customers(
         self, count: int, *, owner_id: str | None = "u-demo", start: datetime | None = None
     ) -> Iterator[dict[str, Any]]:
@@ -308,43 +346,13 @@ def seed_replica(replica: Replica, customers: int = 120, *, seed: int = 7) -> in
         cid = replica.customers.create(values).record_id
         created += 1
         for _ in range(rnd.choice((1, 1, 2))):
-            name = (
-                factory.chinese_name() if search_has_han(values["name"]) else factory.english_name()
-            )
-            replica.contacts.create(
-                {
-                    "customer_id": cid,
-                    "name": name,
-                    "title": rnd.choice(("采购经理", "总经理", "技术总监", "Purchasing Manager")),
-                    "mobile": factory.mobile(),
-                    "is_primary": created % 2 == 0,
-                }
-            )
+            replica.contacts.create(factory.contact_values(cid, values, primary=created % 2 == 0))
             created += 1
         for _ in range(rnd.choice((0, 1, 2, 3))):
-            replica.follow_ups.create(
-                {
-                    "customer_id": cid,
-                    "kind": rnd.choice(("call", "visit", "wechat", "email", "meeting")),
-                    "content": rnd.choice(FOLLOW_UP_NOTES),
-                    "happened_at": now - timedelta(days=rnd.randrange(0, 60)),
-                    "next_action": rnd.choice(("发报价单", "安排演示", "Send contract", None)),
-                    "next_action_at": now + timedelta(days=rnd.randrange(-2, 10)),
-                    "done": rnd.random() < 0.3,
-                }
-            )
+            replica.follow_ups.create(factory.follow_up_values(cid, now))
             created += 1
         if rnd.random() < 0.5:
-            replica.deals.create(
-                {
-                    "customer_id": cid,
-                    "title": rnd.choice(DEAL_TITLES),
-                    "amount": f"{rnd.randrange(5, 500) * 1000}.00",
-                    "stage": rnd.choice([s.value for s in DealStage]),
-                    "probability": rnd.choice((10, 30, 50, 70, 90)),
-                    "expected_close": (now + timedelta(days=rnd.randrange(5, 120))).date(),
-                }
-            )
+            replica.deals.create(factory.deal_values(cid, now))
             created += 1
     return created
 

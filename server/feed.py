@@ -1,0 +1,249 @@
+"""The change feed: ``GET /api/v1/sync/pull``.
+
+Every change to a record gives the record a new change number (``seq``). Numbers are
+taken by :func:`take_change_numbers` at the end of the writing transaction, under the
+``feed_counter`` row lock, which is held until commit. A writer that took number 41 thus
+commits before any other writer can take 42, so whenever a reader sees 42 it also sees 41:
+a cursor that has passed 42 can never miss 41 later. (A plain sequence or auto-increment
+would: 41 may commit after 42 was read.)
+
+A page is cut in two steps: first the ``limit``-th change number after the cursor that the
+account may see (the page boundary), then all visible changes up to it, read in one
+repeatable-read snapshot. Changes are
+
+* ``upsert`` — the full record at its version,
+* ``delete`` — a tombstone (the record with ``deleted`` true), and
+* ``revoke`` — the record left the account's sight (its customer changed owner): remove it
+  from the replica.
+
+A child record (contact, follow-up, deal) never arrives before its customer: if the
+customer's latest change lies beyond the page, the customer rides along at the start of
+the page (and comes again, unchanged, at its own place in the feed).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, select, union_all, update
+
+from server.accounts import Account, Role
+from server.models import (
+    CHILD_ENTITIES,
+    TABLE_BY_ENTITY,
+    FeedCounter,
+    Revocation,
+    ServerMeta,
+    table_of,
+)
+from server.permissions import revocation_clause, visibility_fingerprint, visible_owner_clause
+from server.records import record_to_wire
+
+_customers = TABLE_BY_ENTITY["customer"]
+_revocations = table_of(Revocation)
+_counter = table_of(FeedCounter)
+_meta = table_of(ServerMeta)
+
+SERVER_ID_KEY = "server_id"
+DEFAULT_PAGE = 1000
+MAX_PAGE = 5000
+_CURSOR_VERSION = 1
+
+
+class CursorError(ValueError):
+    """The cursor cannot be used: ``code`` says whether it is malformed or outdated."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class PullPage:
+    changes: list[dict[str, Any]]
+    cursor: str
+    has_more: bool
+
+
+def take_change_numbers(conn: Connection, count: int) -> int:
+    """Reserve ``count`` consecutive change numbers; return the first.
+
+    Call it last in a writing transaction: the counter row stays locked until commit, which
+    is what keeps change numbers in commit order.
+    """
+    last: int = conn.execute(
+        update(_counter)
+        .where(_counter.c.id == 1)
+        .values(value=_counter.c.value + count)
+        .returning(_counter.c.value)
+    ).scalar_one()
+    return last - count + 1
+
+
+def server_id(conn: Connection) -> str:
+    value: str = conn.execute(
+        select(_meta.c.value).where(_meta.c.key == SERVER_ID_KEY)
+    ).scalar_one()
+    return value
+
+
+def encode_cursor(server: str, seq: int, account: Account) -> str:
+    doc = {"v": _CURSOR_VERSION, "db": server, "s": seq, "f": visibility_fingerprint(account)}
+    return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, server: str, account: Account) -> int:
+    """The change number after which the page starts; empty cursor means the beginning."""
+    if not cursor:
+        return 0
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+        if not isinstance(doc, dict) or doc.get("v") != _CURSOR_VERSION:
+            raise ValueError(cursor)
+        seq = doc["s"]
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ValueError(cursor)
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise CursorError("invalid_cursor", "the cursor is not one this server gave out") from None
+    if doc.get("db") != server:
+        raise CursorError(
+            "resync_required", "the cursor belongs to another server database: sync from scratch"
+        )
+    if doc.get("f") != visibility_fingerprint(account):
+        raise CursorError(
+            "resync_required", "your role or team changed since this cursor: sync from scratch"
+        )
+    return seq
+
+
+def _visible_seq_selects(account: Account, after: int, limit: int) -> list[Select[Any]]:
+    """One ``SELECT seq`` per stream (four entities and the revocations), each bounded."""
+    selects: list[Select[Any]] = []
+    cu = _customers
+    selects.append(
+        select(cu.c.seq)
+        .where(cu.c.seq > after, visible_owner_clause(account, cu.c.owner_id))
+        .order_by(cu.c.seq)
+        .limit(limit)
+    )
+    for name in CHILD_ENTITIES:
+        t = TABLE_BY_ENTITY[name]
+        stmt = select(t.c.seq).where(t.c.seq > after)
+        if account.role is not Role.ADMIN:
+            stmt = stmt.join(cu, cu.c.id == t.c.customer_id).where(
+                visible_owner_clause(account, cu.c.owner_id)
+            )
+        selects.append(stmt.order_by(t.c.seq).limit(limit))
+    rv = _revocations
+    selects.append(
+        select(rv.c.seq)
+        .join(cu, cu.c.id == rv.c.customer_id)
+        .where(rv.c.seq > after, revocation_clause(account, cu.c.owner_id))
+        .order_by(rv.c.seq)
+        .limit(limit)
+    )
+    return selects
+
+
+def _page_boundary(conn: Connection, account: Account, after: int, limit: int) -> int | None:
+    """The ``limit``-th visible change number after ``after``; None if there are fewer."""
+    parts = [select(s.subquery().c.seq) for s in _visible_seq_selects(account, after, limit)]
+    merged = union_all(*parts).subquery()
+    stmt = select(merged.c.seq).order_by(merged.c.seq).limit(1).offset(limit - 1)
+    boundary: int | None = conn.execute(stmt).scalar()
+    return boundary
+
+
+def pull(conn: Connection, account: Account, cursor: str, limit: int) -> PullPage:
+    """One page of the account's feed after ``cursor``, in change order."""
+    server = server_id(conn)
+    after = decode_cursor(cursor, server, account)
+    limit = max(1, min(limit, MAX_PAGE))
+    boundary = _page_boundary(conn, account, after, limit)
+    has_more = boundary is not None
+    upper = boundary
+
+    found: list[tuple[int, dict[str, Any]]] = []
+    cu = _customers
+    owner_ok = visible_owner_clause(account, cu.c.owner_id)
+    ids_in_page: set[str] = set()
+    parents_needed: set[str] = set()
+
+    stmt = select(cu).where(cu.c.seq > after, owner_ok)
+    if upper is not None:
+        stmt = stmt.where(cu.c.seq <= upper)
+    for row in conn.execute(stmt).mappings():
+        found.append((row["seq"], _change("customer", row)))
+        ids_in_page.add(row["id"])
+
+    for name in CHILD_ENTITIES:
+        t = TABLE_BY_ENTITY[name]
+        child_stmt = (
+            select(t, cu.c.seq.label("_parent_seq"))
+            .join(cu, cu.c.id == t.c.customer_id)
+            .where(t.c.seq > after, owner_ok)
+        )
+        if upper is not None:
+            child_stmt = child_stmt.where(t.c.seq <= upper)
+        for row in conn.execute(child_stmt).mappings():
+            found.append((row["seq"], _change(name, row)))
+            if not row["deleted"] and upper is not None and row["_parent_seq"] > upper:
+                parents_needed.add(row["customer_id"])
+
+    rv = _revocations
+    rev_stmt = (
+        select(rv)
+        .join(cu, cu.c.id == rv.c.customer_id)
+        .where(rv.c.seq > after, revocation_clause(account, cu.c.owner_id))
+    )
+    if upper is not None:
+        rev_stmt = rev_stmt.where(rv.c.seq <= upper)
+    for row in conn.execute(rev_stmt).mappings():
+        found.append(
+            (
+                row["seq"],
+                {
+                    "seq": row["seq"],
+                    "entity": row["entity"],
+                    "id": row["record_id"],
+                    "op": "revoke",
+                    "version": None,
+                    "record": None,
+                },
+            )
+        )
+
+    found.sort(key=lambda item: item[0])
+    changes = [change for _, change in found]
+
+    parents_needed -= ids_in_page
+    if parents_needed:
+        riders = conn.execute(
+            select(cu).where(cu.c.id.in_(sorted(parents_needed))).order_by(cu.c.seq)
+        ).mappings()
+        changes[:0] = [_change("customer", row) for row in riders]
+
+    if upper is not None:
+        last = upper
+    else:
+        # The end of the feed: every number up to the committed counter value is committed
+        # (commit order), so the next pull may start there and skip others' changes.
+        committed = conn.execute(select(_counter.c.value).where(_counter.c.id == 1)).scalar_one()
+        last = max(after, committed)
+    return PullPage(changes, encode_cursor(server, last, account), has_more)
+
+
+def _change(entity: str, row: Any) -> dict[str, Any]:
+    return {
+        "seq": row["seq"],
+        "entity": entity,
+        "id": row["id"],
+        "op": "delete" if row["deleted"] else "upsert",
+        "version": row["version"],
+        "record": record_to_wire(entity, row),
+    }
