@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -145,6 +146,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"(database: {_redact(settings.database_url)}, workers: {args.workers})",
         flush=True,
     )
+    # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal
+    # again for the previous handler: this one, so a graceful stop exits with status 0.
+    stopped: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stopped.append(signum))
     try:
         if args.workers > 1:
             from uvicorn.supervisors import Multiprocess
