@@ -210,6 +210,7 @@ def issue_token(conn: Connection, username: str, device_name: str) -> tuple[str,
             token_hash=_token_hash(token),
             device_name=device_name.strip()[:100] or "unnamed device",
             created_at=now(),
+            last_used_at=now(),
         )
         .returning(_tokens.c.id)
     )
@@ -221,23 +222,27 @@ def issue_token(conn: Connection, username: str, device_name: str) -> tuple[str,
 _TOUCH_EVERY = timedelta(minutes=5)
 
 
-def authenticate_token(conn: Connection, token: str) -> tuple[Account, int] | None:
-    """The account and token id behind a bearer token, or ``None`` if it is not valid."""
+def authenticate_token(conn: Connection, token: str) -> tuple[Account, int, bool] | None:
+    """The account and token id behind a bearer token, and whether its "last used" time is
+    due for a refresh; ``None`` if the token is not valid. Only reads: every request
+    authenticates, and on SQLite a write here would queue behind every pushing writer."""
     if not token or len(token) > 200:
         return None
-    device = conn.execute(select(_tokens).where(_tokens.c.token_hash == _token_hash(token))).first()
+    device = conn.execute(
+        select(_tokens).where(_tokens.c.token_hash == _token_hash(token))
+    ).first()
     if device is None or device.revoked_at is not None:
         return None
     user = conn.execute(select(_users).where(_users.c.username == device.username)).first()
     if user is None or user.disabled:
         return None
-    moment = now()
-    # Keep "last used" roughly current without a write on every request.
-    if device.last_used_at is None or moment - device.last_used_at > _TOUCH_EVERY:
-        conn.execute(
-            update(DeviceToken).where(DeviceToken.id == device.id).values(last_used_at=moment)
-        )
-    return _account(user), device.id
+    stale = device.last_used_at is None or now() - device.last_used_at > _TOUCH_EVERY
+    return _account(user), device.id, stale
+
+
+def touch_token(conn: Connection, token_id: int) -> None:
+    """Record that a token was just used (kept roughly current, not on every request)."""
+    conn.execute(update(DeviceToken).where(DeviceToken.id == token_id).values(last_used_at=now()))
 
 
 def list_tokens(

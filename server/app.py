@@ -128,18 +128,28 @@ class BodyLimitMiddleware:
                     return
         seen = 0
         started = False
+        over = False
 
         async def counting_receive() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, over
             message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    over = True
                     raise _BodyTooLarge()
             return message
 
         async def tracking_send(message: dict[str, Any]) -> None:
             nonlocal started
+            if over and not started:
+                # The app caught _BodyTooLarge while reading the body (FastAPI turns any
+                # error there into its own 400): answer 413 instead of what it says.
+                started = True
+                await _send_413(send, self.limit)
+                return
+            if over:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -216,9 +226,8 @@ def current_login(
             "sign in first: no bearer token given",
             {"WWW-Authenticate": "Bearer"},
         )
-    found = write_transaction(
-        engine, lambda conn: accounts.authenticate_token(conn, credentials.credentials)
-    )
+    with read_transaction(engine) as conn:
+        found = accounts.authenticate_token(conn, credentials.credentials)
     if found is None:
         raise ApiError(
             401,
@@ -226,7 +235,10 @@ def current_login(
             "the token is unknown or was revoked",
             {"WWW-Authenticate": "Bearer"},
         )
-    return found
+    account, token_id, stale = found
+    if stale:
+        write_transaction(engine, lambda conn: accounts.touch_token(conn, token_id))
+    return account, token_id
 
 
 LoginDep = Annotated[tuple[Account, int], Depends(current_login)]
@@ -279,6 +291,10 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer when json.loads fails with something other than a
+            # JSONDecodeError (a body that is not UTF-8, nesting too deep): malformed too.
+            return _error(422, "invalid_request", "body: the request body is not valid JSON")
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
         return _error(
             exc.status_code,
@@ -366,7 +382,8 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
     )
     def revoke(token_id: int, login: LoginDep, engine: EngineDep) -> OkResponse:
         """Sign one of this account's devices out."""
-        done = write_transaction(
+        # Ids are 32-bit; a bigger number would overflow the database driver (a 500).
+        done = 0 < token_id < 2**31 and write_transaction(
             engine, lambda conn: accounts.revoke_token(conn, token_id, username=login[0].username)
         )
         if not done:
@@ -461,9 +478,16 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
             log.warning("health check: database unreachable: %s", exc)
-            return _json(
-                {"status": "unavailable", "database": "unreachable", "version": __version__}, 503
-            )
+            # An error body like any other ({code, message}, as documented), still
+            # carrying the health fields for probes that read ``status``.
+            body = {
+                "code": "database_unreachable",
+                "message": "the server cannot reach its database",
+                "status": "unavailable",
+                "database": "unreachable",
+                "version": __version__,
+            }
+            return _json(body, 503)
         return HealthResponse(status="ok", database="ok", version=__version__)
 
     @app.get("/metrics", include_in_schema=False)

@@ -24,11 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
-from server import accounts
+from server import accounts, feed
 from server.accounts import Role
 from server.db import create_server_engine, write_transaction
+from server.models import TABLE_BY_ENTITY
 
 PASSWORD = "correct horse battery"
 # Hashing with Argon2 takes ~50 ms; the fixed cast shares one hash.
@@ -112,6 +113,7 @@ class ApiClient:
     http: httpx.Client
     username: str
     token: str
+    engine: Engine | None = None
     client_id: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:12]}")
     _counter: int = 0
 
@@ -147,7 +149,35 @@ class ApiClient:
                 return changes, cursor
 
     def cursor_at_end(self) -> str:
-        return self.pull_all()[1]
+        """A cursor at the end of the feed now.
+
+        Pulling everything from the start would give the same cursor, but the session's
+        database grows with every test; this reads the committed change counter instead
+        and builds the cursor the way the server does.
+        """
+        if self.engine is None:
+            return self.pull_all()[1]
+        return self.cursor_after(None)
+
+    def cursor_after(self, seq: int | None) -> str:
+        """A cursor just after change number ``seq`` (the current end when ``None``)."""
+        assert self.engine is not None
+        with self.engine.connect() as conn:
+            account = accounts.get_account(conn, self.username)
+            if seq is None:
+                seq = conn.execute(text("SELECT value FROM feed_counter WHERE id = 1")).scalar_one()
+            return feed.encode_cursor(feed.server_id(conn), seq, account)
+
+    def current(self, entity: str, record_id: str) -> dict[str, Any]:
+        """The record's latest change as this client's feed delivers it."""
+        assert self.engine is not None
+        table = TABLE_BY_ENTITY[entity]
+        with self.engine.connect() as conn:
+            seq = conn.execute(select(table.c.seq).where(table.c.id == record_id)).scalar_one()
+        page = self.pull(self.cursor_after(seq - 1), limit=1)
+        found = [c for c in page["changes"] if c["entity"] == entity and c["id"] == record_id]
+        assert found, f"{entity} {record_id} is not in {self.username}'s feed"
+        return found[-1]
 
     # mutation builders ---------------------------------------------------------------
 
@@ -217,7 +247,7 @@ class LiveServer:
         )
         assert response.status_code == 200, response.text
         token = response.json()["token"]
-        return ApiClient(self.http(token), username, token)
+        return ApiClient(self.http(token), username, token, self.engine)
 
     def add_user(self, role: Role = Role.SALES, team: str | None = None, prefix: str = "u") -> str:
         """A fresh account of its own (password :data:`PASSWORD`); returns its name."""
