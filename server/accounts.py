@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -38,8 +39,13 @@ _hasher = PasswordHasher()
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
+
+
 # Verifying against this keeps an unknown user name as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash("outpost-no-such-user")
+@cache
+def _dummy_hash() -> str:
+    # Made on first use: an Argon2 hash costs tens of milliseconds at every import.
+    return _hasher.hash("outpost-no-such-user")
 
 
 class AccountError(ValueError):
@@ -228,9 +234,7 @@ def authenticate_token(conn: Connection, token: str) -> tuple[Account, int, bool
     authenticates, and on SQLite a write here would queue behind every pushing writer."""
     if not token or len(token) > 200:
         return None
-    device = conn.execute(
-        select(_tokens).where(_tokens.c.token_hash == _token_hash(token))
-    ).first()
+    device = conn.execute(select(_tokens).where(_tokens.c.token_hash == _token_hash(token))).first()
     if device is None or device.revoked_at is not None:
         return None
     user = conn.execute(select(_users).where(_users.c.username == device.username)).first()
@@ -363,10 +367,10 @@ def login_candidate(conn: Connection, username: str) -> tuple[Account | None, st
     try:
         name = normalise_username(username)
     except AccountError:
-        return None, _DUMMY_HASH
+        return None, _dummy_hash()
     row = conn.execute(select(_users).where(_users.c.username == name)).first()
     if row is None:
-        return None, _DUMMY_HASH
+        return None, _dummy_hash()
     return _account(row), row.password_hash
 
 

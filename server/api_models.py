@@ -7,11 +7,21 @@ of failing its whole batch with a 422.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from server.push import MAX_BATCH
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: such a string would fail in the database (a 500).
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NulFreeStr = Annotated[str, AfterValidator(_no_nul), Field(pattern=r"^[^\x00]*$")]
 
 
 class ErrorBody(BaseModel):
@@ -23,11 +33,11 @@ class ErrorBody(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    username: str = Field(min_length=1, max_length=200)
+    username: NulFreeStr = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1024)
-    device_name: str = Field(default="Outpost", max_length=100)
+    device_name: NulFreeStr = Field(default="Outpost", max_length=100)
 
 
 class UserOut(BaseModel):
@@ -83,9 +93,10 @@ class FieldChangeBody(BaseModel):
 
 
 class MutationBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: false is not a base_version, "3" is not 3.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    mutation_id: str = Field(min_length=1, max_length=200)
+    mutation_id: NulFreeStr = Field(min_length=1, max_length=200)
     entity: str = Field(
         min_length=1, max_length=32, description="customer, contact, follow_up or deal"
     )
@@ -96,9 +107,9 @@ class MutationBody(BaseModel):
 
 
 class PushRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    client_id: str = Field(min_length=1, max_length=100)
+    client_id: NulFreeStr = Field(min_length=1, max_length=100)
     mutations: list[MutationBody] = Field(max_length=MAX_BATCH)
 
 

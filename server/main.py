@@ -107,6 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         throttle=ThrottlePolicy(
             max_failures=args.login_max_failures,
+            max_failures_per_address=args.login_max_failures_per_address,
             lockout=timedelta(seconds=args.login_lockout_seconds),
         ),
         pool_size=args.pool_size,
@@ -169,12 +170,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from alembic.util import CommandError as AlembicError
+
     from server import migrate
     from server.db import create_server_engine
 
     engine = create_server_engine(_database_url(args), pool_size=1)
     before = migrate.current_revision(engine)
-    migrate.upgrade(engine)
+    try:
+        migrate.upgrade(engine)
+    except AlembicError as exc:
+        raise CommandError(
+            f"cannot upgrade from schema {before}: {exc} (is this database from a newer "
+            "Outpost server?)"
+        ) from None
     after = migrate.current_revision(engine)
     if before == after:
         print(f"database already at schema {after}")
@@ -321,7 +330,10 @@ def cmd_user_tokens(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     with read_transaction(engine) as conn:
-        accounts.get_account(conn, args.username)
+        try:
+            accounts.get_account(conn, args.username)
+        except accounts.AccountError as exc:
+            raise CommandError(exc.message) from None
         found = accounts.list_tokens(conn, args.username.lower(), include_revoked=args.all)
     if not found:
         print(f"{args.username} is signed in on no device")
@@ -339,7 +351,12 @@ def cmd_user_revoke_token(args: argparse.Namespace) -> int:
     from server import accounts
 
     if args.all:
-        count = _write(args, lambda conn: accounts.revoke_all_tokens(conn, args.username.lower()))
+
+        def revoke_all(conn: Any) -> int:
+            account = accounts.get_account(conn, args.username)  # an unknown user is an error
+            return accounts.revoke_all_tokens(conn, account.username)
+
+        count = _write(args, revoke_all)
         print(f"revoked {count} token(s) of {args.username}")
         return EXIT_OK
     if args.token_id is None:
@@ -459,6 +476,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=5,
         help="failed logins per user before a lockout (default 5)",
+    )
+    serve.add_argument(
+        "--login-max-failures-per-address",
+        type=int,
+        default=20,
+        help="failed logins per client address before a lockout (default 20)",
     )
     serve.add_argument(
         "--login-lockout-seconds",

@@ -83,11 +83,28 @@ class MetricsMiddleware:
             LATENCY.labels(method, path).observe(time.perf_counter() - start)
 
 
-_KNOWN_PREFIXES = ("/api/v1/", "/metrics", "/openapi.json", "/docs")
+# Exact paths, not prefixes: any /api/v1/<random> would otherwise become a label of its own.
+_KNOWN_PATHS = frozenset(
+    {
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/tokens",
+        "/api/v1/me",
+        "/api/v1/users",
+        "/api/v1/sync/pull",
+        "/api/v1/sync/push",
+        "/api/v1/health",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    }
+)
 
 
 def _bounded(path: str) -> str:
     """Label for the in-progress gauge before routing: known paths only (bounded labels)."""
-    if path.startswith("/api/v1/auth/tokens/"):
+    if path.startswith("/api/v1/auth/tokens/") and path.count("/") == 5:
         return "/api/v1/auth/tokens/{token_id}"
-    return path if path.startswith(_KNOWN_PREFIXES) and len(path) < 64 else "other"
+    return path if path in _KNOWN_PATHS else "other"

@@ -9,8 +9,9 @@ One batch is one database transaction:
    in id order, so concurrent batches do not deadlock) and loaded.
 3. Each mutation is checked and applied to an in-memory copy. A mutation that fails its
    checks changes nothing and gets ``rejected``; the others go on.
-4. Change numbers are taken last (see ``server.feed``), then records, audit entries,
-   revocations and each mutation's result are written, and the transaction commits.
+4. Audit entries and each mutation's result are written; then change numbers are taken
+   (see ``server.feed``), records and revocations written, and the transaction commits.
+   Taking the numbers last keeps the feed counter locked only for those last writes.
 
 Field-level rule for an update: a field applies when the server's value still equals the
 mutation's base value (or already equals the new value); otherwise it conflicts. Fields
@@ -331,6 +332,10 @@ def _create(
 ) -> dict[str, Any]:
     values, _ = _decode_fields(spec, m)
     restoring = current is not None and current.values["deleted"]
+    if restoring:
+        assert current is not None
+        # Restoring rewrites the record and a conflict shows it: only for those who see it.
+        _check_visible(batch, current)
     if current is not None and not (restoring and m.base_version == current.values["version"]):
         if restoring:
             return _conflict(batch, m, spec, current, kind="deleted", fields=list(values))
@@ -625,6 +630,22 @@ def _write(
     batch: _Batch, mutations: Sequence[MutationIn], results: Mapping[str, dict[str, Any]]
 ) -> None:
     conn = batch.conn
+    # Audit entries and results need no change numbers: write them before taking any, so
+    # the counter row stays locked (and other batches wait) only for the records' writes.
+    if batch.audit:
+        conn.execute(insert(_audit), batch.audit)
+    updates = [
+        {"b_client": batch.client_id, "b_mutation": m.mutation_id, "result": results[m.mutation_id]}
+        for m in mutations
+    ]
+    conn.execute(
+        update(_pushed)
+        .where(
+            _pushed.c.client_id == _bind("b_client"), _pushed.c.mutation_id == _bind("b_mutation")
+        )
+        .values(result=_bind("result")),
+        updates,
+    )
     # Latest position of each record in the batch's event order; revocations keep theirs.
     order: dict[Any, int] = {}
     for position, (kind, payload) in enumerate(batch.events):
@@ -646,20 +667,6 @@ def _write(
         _write_records(conn, batch)
         if revocations:
             conn.execute(insert(_revocations), revocations)
-    if batch.audit:
-        conn.execute(insert(_audit), batch.audit)
-    updates = [
-        {"b_client": batch.client_id, "b_mutation": m.mutation_id, "result": results[m.mutation_id]}
-        for m in mutations
-    ]
-    conn.execute(
-        update(_pushed)
-        .where(
-            _pushed.c.client_id == _bind("b_client"), _pushed.c.mutation_id == _bind("b_mutation")
-        )
-        .values(result=_bind("result")),
-        updates,
-    )
 
 
 def _bind(name: str) -> Any:

@@ -58,6 +58,8 @@ def start_server(
         sys.executable, "-m", "server.main", "serve", "--db", db_url, "--host", "127.0.0.1",
         "--port", "0", "--log-level", "warning",
         "--login-max-failures", str(LOGIN_MAX_FAILURES),
+        # Every test logs in from 127.0.0.1: the per-address limit is tested on its own.
+        "--login-max-failures-per-address", "1000",
         "--login-lockout-seconds", str(LOGIN_LOCKOUT_SECONDS),
         "--max-body-bytes", str(MAX_BODY_BYTES), *extra,
     ]  # fmt: skip
