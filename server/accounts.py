@@ -172,10 +172,22 @@ def set_password(conn: Connection, username: str, password: str) -> Account:
 
 
 def set_role(conn: Connection, username: str, role: Role, team: str | None = None) -> Account:
+    """Change a user's role and (when ``team`` is given; ``""`` for none) team.
+
+    A new team changes who sees the user's customers: they are re-announced through the
+    change feed (revoked from the old team's managers, delivered to the new team's). The
+    user's own cursors stop working either way (they remember role and team).
+    """
+    before = get_account(conn, username)
     values: dict[str, object] = {"role": Role(role).value}
     if team is not None:
         values["team"] = team or None
-    return _set(conn, username, **values)
+    account = _set(conn, username, **values)
+    if account.team != before.team:
+        from server.feed import reannounce_owner  # the feed builds on accounts
+
+        reannounce_owner(conn, account.username, before.team)
+    return account
 
 
 def set_disabled(conn: Connection, username: str, disabled: bool) -> Account:

@@ -29,7 +29,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, select, union_all, update
+from sqlalchemy import Connection, Select, bindparam, select, union_all, update
 
 from server.accounts import Account, Role
 from server.models import (
@@ -83,6 +83,55 @@ def take_change_numbers(conn: Connection, count: int) -> int:
         .returning(_counter.c.value)
     ).scalar_one()
     return last - count + 1
+
+
+def reannounce_owner(conn: Connection, username: str, old_team: str | None) -> int:
+    """``username`` moved from ``old_team`` to another team: who sees their customers
+    changed. Revoke the customers and their children from those who saw them through the
+    old team, and give them new change numbers so the new team's managers receive them.
+    Returns how many records were re-announced."""
+    cu = _customers
+    customer_ids = list(
+        conn.execute(select(cu.c.id).where(cu.c.owner_id == username).order_by(cu.c.id)).scalars()
+    )
+    if not customer_ids:
+        return 0
+    children: list[tuple[str, str, str]] = []  # (entity, id, customer id)
+    for name in CHILD_ENTITIES:
+        t = TABLE_BY_ENTITY[name]
+        for start in range(0, len(customer_ids), 500):
+            chunk = customer_ids[start : start + 500]
+            children.extend(
+                (name, rid, cid)
+                for rid, cid in conn.execute(
+                    select(t.c.id, t.c.customer_id)
+                    .where(t.c.customer_id.in_(chunk), t.c.deleted.is_(False))
+                    .order_by(t.c.id)
+                )
+            )
+    revoked = [*children, *(("customer", cid, cid) for cid in customer_ids)]
+    touched = [*(("customer", cid) for cid in customer_ids), *((e, r) for e, r, _ in children)]
+    first = take_change_numbers(conn, len(revoked) + len(touched))
+    conn.execute(
+        _revocations.insert(),
+        [
+            {"seq": first + i, "entity": e, "record_id": r, "customer_id": c,
+             "old_owner_id": username, "old_team": old_team}
+            for i, (e, r, c) in enumerate(revoked)
+        ],
+    )  # fmt: skip
+    seq = first + len(revoked)
+    for name in ("customer", *CHILD_ENTITIES):
+        t = TABLE_BY_ENTITY[name]
+        rows = [{"b_id": r, "b_seq": 0} for e, r in touched if e == name]
+        for row in rows:
+            row["b_seq"] = seq
+            seq += 1
+        if rows:
+            conn.execute(
+                update(t).where(t.c.id == bindparam("b_id")).values(seq=bindparam("b_seq")), rows
+            )
+    return len(customer_ids) + len(children)
 
 
 def server_id(conn: Connection) -> str:
