@@ -129,7 +129,9 @@ def metric(base_url: str, name: str, **labels: str) -> float | None:
 def refuses_connections(base_url: str) -> bool:
     try:
         httpx.get(f"{base_url}/api/v1/health", timeout=2)
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+        # Refused, or accepted just before the listener closed and then dropped unanswered
+        # by the shutdown (a connection with no request yet is closed at once).
         return True
     return False
 
