@@ -212,6 +212,13 @@ def pull(conn: Connection, account: Account, cursor: str, limit: int) -> PullPag
     """One page of the account's feed after ``cursor``, in change order."""
     server = server_id(conn)
     after = decode_cursor(cursor, server, account)
+    committed: int = conn.execute(select(_counter.c.value).where(_counter.c.id == 1)).scalar_one()
+    if after > committed:
+        # The database is older than the cursor: restored from a backup. Changes numbered
+        # again from there would be skipped.
+        raise CursorError(
+            "resync_required", "the server's database is older than this cursor: sync from scratch"
+        )
     limit = max(1, min(limit, MAX_PAGE))
     boundary = _page_boundary(conn, account, after, limit)
     has_more = boundary is not None
@@ -277,13 +284,9 @@ def pull(conn: Connection, account: Account, cursor: str, limit: int) -> PullPag
         ).mappings()
         changes[:0] = [_change("customer", row) for row in riders]
 
-    if upper is not None:
-        last = upper
-    else:
-        # The end of the feed: every number up to the committed counter value is committed
-        # (commit order), so the next pull may start there and skip others' changes.
-        committed = conn.execute(select(_counter.c.value).where(_counter.c.id == 1)).scalar_one()
-        last = max(after, committed)
+    # At the end of the feed every number up to the committed counter value is committed
+    # (commit order), so the next pull may start there and skip others' changes.
+    last = upper if upper is not None else max(after, committed)
     return PullPage(changes, encode_cursor(server, last, account), has_more)
 
 

@@ -238,3 +238,14 @@ def test_changes_by_the_bulk_loader_are_in_the_feed(server: LiveServer) -> None:
     )
     changes, _ = admin.pull_all(start)
     assert _ids(changes) == ids
+
+
+def test_a_cursor_beyond_the_database_asks_for_a_full_resync(server: LiveServer) -> None:
+    """A server database restored from an older backup has fewer changes than a client's
+    cursor has seen: continuing would skip the changes numbered again."""
+    s1 = server.login("s1")
+    doc = _cursor_doc(s1.cursor_at_end())
+    doc["s"] += 1000
+    response = s1.http.get("/api/v1/sync/pull", params={"cursor": _cursor_of(doc)})
+    assert response.status_code == 410
+    assert response.json()["code"] == "resync_required"
