@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint typecheck pytest bench clean
+.PHONY: run test install lint typecheck pytest bench bench-server clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Outpost needs Python 3.11 or newer (set PYTHON=...)")'
@@ -37,6 +37,11 @@ pytest: install
 
 bench: install
 	$(BIN)/python bench/replica_bench.py
+
+## Sync server on PostgreSQL (OUTPOST_BENCH_PG_URL): bulk load, full pull, 50 pushing
+## devices, exactly-once check. BENCH_ARGS="--scale 0.05 --runs 1" for a quick run.
+bench-server: install
+	$(BIN)/python bench/server_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
