@@ -228,9 +228,37 @@ def backfill_customer_search(conn: Connection) -> None:
     search.rebuild_index(conn)
 
 
+def _v3_conflicts(conn: Connection) -> None:
+    _execute_script(
+        conn,
+        """
+        CREATE TABLE conflicts (
+            id INTEGER NOT NULL,
+            entity VARCHAR(32) NOT NULL,
+            record_id VARCHAR(36) NOT NULL,
+            kind VARCHAR(24) NOT NULL,
+            server_version INTEGER,
+            server_record TEXT,
+            fields TEXT NOT NULL,
+            mutation_id VARCHAR(80),
+            created_at DATETIME NOT NULL,
+            CONSTRAINT pk_conflicts PRIMARY KEY (id),
+            CONSTRAINT ck_conflicts_kind CHECK (kind IN ('field', 'deleted', 'delete_vs_change'))
+        );
+        CREATE UNIQUE INDEX uq_conflicts_entity_record_id ON conflicts (entity, record_id);
+        CREATE TABLE resync_seen (
+            entity VARCHAR(32) NOT NULL,
+            record_id VARCHAR(36) NOT NULL,
+            CONSTRAINT pk_resync_seen PRIMARY KEY (entity, record_id)
+        )
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "records, base values, outbox, replica facts", _v1_initial),
     Migration(2, "customer search: pinyin sort keys and FTS5 trigram index", _v2_customer_search),
+    Migration(3, "conflicts inbox and full-resync bookkeeping", _v3_conflicts),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -118,6 +118,7 @@ def list_mutations(
     status: str | None = None,
     record_id: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[Mutation]:
     """Queued mutations in the order they were made."""
     stmt = select(_outbox).order_by(_outbox.c.seq)
@@ -127,6 +128,8 @@ def list_mutations(
         stmt = stmt.where(_outbox.c.record_id == record_id)
     if limit is not None:
         stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return [_to_mutation(row) for row in conn.execute(stmt)]
 
 

@@ -273,71 +273,8 @@ class Replica:
             return 0
         if conn is None:
             with self.write() as own:
-                return self._store_server_records(own, entity_name, batch)
-        return self._store_server_records(conn, entity_name, batch)
-
-    def _store_server_records(
-        self, conn: Connection, entity_name: str, batch: list[dict[str, Any]]
-    ) -> int:
-        spec = entity(entity_name)
-        table = TABLE_BY_ENTITY[spec.name]
-        ids = [r["id"] for r in batch]
-        queued = records_with_mutations(conn, spec.name, ids)
-        if queued:
-            raise PendingEditsError(spec.name, queued)
-        names = [f.name for f in spec.fields]
-        rows: list[dict[str, Any]] = []
-        for record in batch:
-            row = {name: record.get(name) for name in names}
-            row["base"] = None  # the record now equals the server's version
-            if row.get("tags") is None and spec.has_field("tags"):
-                row["tags"] = []
-            if spec is CUSTOMER:
-                row.update(search.customer_search_columns(row))
-            rows.append(row)
-        existing: dict[str, Any] = {}
-        key = table.c.row_id if spec is CUSTOMER else table.c.id
-        extra = [table.c.search_text] if spec is CUSTOMER else []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for found in conn.execute(select(table.c.id, key, *extra).where(table.c.id.in_(chunk))):
-                existing[found[0]] = found
-        new_rows = [r for r in rows if r["id"] not in existing]
-        old_rows = [r for r in rows if r["id"] in existing]
-        if spec is CUSTOMER:
-            top: int = conn.execute(
-                text("SELECT coalesce(max(row_id), 0) FROM customers")
-            ).scalar_one()
-            if new_rows:
-                _insert_many(conn, table, new_rows)
-                search.index_rows_after(conn, int(top))
-            if old_rows:
-                search.unindex_rows(
-                    conn, [(existing[r["id"]][1], existing[r["id"]][2]) for r in old_rows]
-                )
-                for r in old_rows:
-                    r["_row_id"] = existing[r["id"]][1]
-                conn.execute(
-                    update(table).where(table.c.row_id == bindparam("_row_id")),
-                    [
-                        {k: v for k, v in r.items() if k != "id"} | {"_row_id": r["_row_id"]}
-                        for r in old_rows
-                    ],
-                )
-                for r in old_rows:
-                    search.index_row(conn, r["_row_id"], r["search_text"])
-        else:
-            if new_rows:
-                _insert_many(conn, table, new_rows)
-            if old_rows:
-                conn.execute(
-                    update(table).where(table.c.id == bindparam("_id")),
-                    [
-                        {k: v for k, v in r.items() if k != "id"} | {"_id": r["id"]}
-                        for r in old_rows
-                    ],
-                )
-        return len(rows)
+                return store_server_rows(own, entity_name, batch)
+        return store_server_rows(conn, entity_name, batch)
 
     # --- health -----------------------------------------------------------------------
 
@@ -357,6 +294,64 @@ class Replica:
         except DatabaseError as exc:
             problems.append(f"search index: {_root_message(exc)}")
         return problems
+
+
+def store_server_rows(conn: Connection, entity_name: str, batch: list[dict[str, Any]]) -> int:
+    """:meth:`Replica.store_server_records` in the caller's transaction."""
+    spec = entity(entity_name)
+    table = TABLE_BY_ENTITY[spec.name]
+    ids = [r["id"] for r in batch]
+    queued = records_with_mutations(conn, spec.name, ids)
+    if queued:
+        raise PendingEditsError(spec.name, queued)
+    names = [f.name for f in spec.fields]
+    rows: list[dict[str, Any]] = []
+    for record in batch:
+        row = {name: record.get(name) for name in names}
+        row["base"] = None  # the record now equals the server's version
+        if row.get("tags") is None and spec.has_field("tags"):
+            row["tags"] = []
+        if spec is CUSTOMER:
+            row.update(search.customer_search_columns(row))
+        rows.append(row)
+    existing: dict[str, Any] = {}
+    key = table.c.row_id if spec is CUSTOMER else table.c.id
+    extra = [table.c.search_text] if spec is CUSTOMER else []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for found in conn.execute(select(table.c.id, key, *extra).where(table.c.id.in_(chunk))):
+            existing[found[0]] = found
+    new_rows = [r for r in rows if r["id"] not in existing]
+    old_rows = [r for r in rows if r["id"] in existing]
+    if spec is CUSTOMER:
+        top: int = conn.execute(text("SELECT coalesce(max(row_id), 0) FROM customers")).scalar_one()
+        if new_rows:
+            _insert_many(conn, table, new_rows)
+            search.index_rows_after(conn, int(top))
+        if old_rows:
+            search.unindex_rows(
+                conn, [(existing[r["id"]][1], existing[r["id"]][2]) for r in old_rows]
+            )
+            for r in old_rows:
+                r["_row_id"] = existing[r["id"]][1]
+            conn.execute(
+                update(table).where(table.c.row_id == bindparam("_row_id")),
+                [
+                    {k: v for k, v in r.items() if k != "id"} | {"_row_id": r["_row_id"]}
+                    for r in old_rows
+                ],
+            )
+            for r in old_rows:
+                search.index_row(conn, r["_row_id"], r["search_text"])
+    else:
+        if new_rows:
+            _insert_many(conn, table, new_rows)
+        if old_rows:
+            conn.execute(
+                update(table).where(table.c.id == bindparam("_id")),
+                [{k: v for k, v in r.items() if k != "id"} | {"_id": r["id"]} for r in old_rows],
+            )
+    return len(rows)
 
 
 def _sqlite_value_encoder(column: Any) -> Callable[[Any], Any]:

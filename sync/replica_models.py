@@ -118,6 +118,43 @@ class OutboxEntry(ReplicaBase):
     )
 
 
+class Conflict(ReplicaBase):
+    """A record whose local edit met a different change on the server: the user decides.
+
+    One open conflict per record. ``fields`` is JSON ``[{field, mine, base, theirs,
+    changed_by, changed_at}]`` (values wire-encoded); ``server_record`` the server's record
+    when the conflict was found (null when the record left the user's sight).
+    """
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(32), nullable=False)
+    record_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    # field: both sides changed a field; deleted: changed here, deleted (or revoked) there;
+    # delete_vs_change: deleted here, changed there.
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    server_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    server_record: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fields: Mapped[str] = mapped_column(Text, nullable=False)
+    mutation_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('field', 'deleted', 'delete_vs_change')", name="kind"),
+        Index("uq_conflicts_entity_record_id", "entity", "record_id", unique=True),
+    )
+
+
+class ResyncSeen(ReplicaBase):
+    """Records a full resync (after 410) has brought so far; the rest are dropped at its end."""
+
+    __tablename__ = "resync_seen"
+
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
 class ReplicaMeta(ReplicaBase):
     """Facts about this replica: client id, mutation counter, server, user, pull cursor."""
 
@@ -139,4 +176,6 @@ TABLE_BY_ENTITY: dict[str, Table] = {
     name: cast(Table, model.__table__) for name, model in MODEL_BY_ENTITY.items()
 }
 OUTBOX_TABLE = cast(Table, OutboxEntry.__table__)
+CONFLICTS_TABLE = cast(Table, Conflict.__table__)
+RESYNC_SEEN_TABLE = cast(Table, ResyncSeen.__table__)
 META_TABLE = cast(Table, ReplicaMeta.__table__)

@@ -1,0 +1,690 @@
+"""The sync engine: push the outbox, apply the answers, pull the feed, apply the pages.
+
+One :meth:`SyncEngine.sync_once` is DESIGN §4's loop: push the queue in batches (each
+answer applied in one replica transaction), pull pages until the feed is done (each page
+and its cursor in one transaction), and push again if edits arrived meanwhile. Nothing in
+here keeps state that the replica does not: killed at any point, the next run continues
+from what was committed.
+
+* **applied** — the outbox row goes; the record's base moves to the server's version.
+* **conflict** — the outbox row goes and a row in the conflicts inbox takes its place,
+  with mine / base / theirs per field; the fields the server took are merged.
+* **rejected** — the row stays, marked failed with the server's reason; later edits of
+  that record wait behind it, other records go on.
+
+A pulled record without local edits is overwritten. One with edits gets the server's
+values as its new base and in every field the user has not changed; fields with pending
+edits keep the user's values (their outbox rows keep their own base values, so the server
+still sees a conflict). A record deleted or revoked on the server leaves the replica,
+unless the user has edits of it: then it becomes a conflict the user decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from sync import outbox, search, wire
+from sync.outbox import Mutation
+from sync.replica import Replica, store_server_rows
+from sync.replica_models import CONFLICTS_TABLE, OUTBOX_TABLE, RESYNC_SEEN_TABLE, TABLE_BY_ENTITY
+from sync.schema import CUSTOMER, ENTITIES, EntitySpec
+from sync.transport import (
+    AuthError,
+    ChangeIn,
+    MutationResultIn,
+    OfflineError,
+    ProtocolError,
+    RequestRejected,
+    ResyncRequired,
+    ServerClient,
+    TransportError,
+)
+
+log = logging.getLogger(__name__)
+
+_outbox = OUTBOX_TABLE
+_conflicts = CONFLICTS_TABLE
+
+CURSOR_KEY = "pull_cursor"
+LAST_SYNC_KEY = "last_sync_at"
+PUSH_BATCH = 200
+PULL_LIMIT = 2000
+CHILD_ENTITIES = tuple(name for name, spec in ENTITIES.items() if spec.parent == "customer")
+
+
+class SyncState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    SYNCING = "syncing"
+    NEEDS_SIGN_IN = "needs_sign_in"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the UI shows about sync; a new value is announced on every change."""
+
+    state: SyncState
+    pending: int = 0
+    failed: int = 0
+    conflicts: int = 0
+    last_success: datetime | None = None
+    done: int = 0  # records applied by the running sync
+    total: int | None = None  # unknown while the feed has more pages
+    message: str | None = None
+
+
+@dataclass
+class SyncReport:
+    """What one sync did."""
+
+    pushed: int = 0
+    applied: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    pulled: int = 0
+    pages: int = 0
+    requests: int = 0
+
+
+Listener = Callable[[SyncStatus], None]
+
+
+class SyncEngine:
+    """Synchronises one replica with one server. Not thread-safe: one sync at a time
+    (:meth:`run` in a background thread is the usual owner)."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        client: ServerClient,
+        *,
+        push_batch: int = PUSH_BATCH,
+        pull_limit: int = PULL_LIMIT,
+    ) -> None:
+        self.replica = replica
+        self.client = client
+        self.push_batch = push_batch
+        self.pull_limit = pull_limit
+        self._listeners: list[Listener] = []
+        self._status = SyncStatus(SyncState.OFFLINE)
+        self._status = self._counted(self._status)
+        self._wake = threading.Event()
+
+    # --- status -------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(status)`` on every status change (from the syncing thread)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    @property
+    def status(self) -> SyncStatus:
+        return self._status
+
+    def _counted(self, status: SyncStatus) -> SyncStatus:
+        with self.replica.read() as conn:
+            counts = outbox.counts(conn)
+            conflicts = conn.execute(select(func.count()).select_from(_conflicts)).scalar_one()
+        last = self.replica.get_meta(LAST_SYNC_KEY)
+        return replace(
+            status,
+            pending=counts["pending"],
+            failed=counts["failed"],
+            conflicts=int(conflicts),
+            last_success=datetime.fromisoformat(last) if last else None,
+        )
+
+    def _announce(self, status: SyncStatus, *, recount: bool = True) -> None:
+        self._status = self._counted(status) if recount else status
+        for listener in list(self._listeners):
+            try:
+                listener(self._status)
+            except Exception:  # a broken listener must not break sync
+                log.exception("sync status listener failed")
+
+    # --- one sync -----------------------------------------------------------------------
+
+    def sync_once(self) -> SyncReport:
+        """Push, pull, push again if needed. Raises the :mod:`sync.transport` errors after
+        announcing the matching state; the queue is never emptied or reordered by one."""
+        report = SyncReport()
+        before = self.client.requests
+        self._announce(SyncStatus(SyncState.SYNCING))
+        try:
+            self._push_all(report)
+            self._pull_all(report)
+            if self._pushable(limit=1):
+                self._push_all(report)
+        except AuthError as exc:
+            self._announce(SyncStatus(SyncState.NEEDS_SIGN_IN, message=str(exc)))
+            raise
+        except OfflineError as exc:
+            self._announce(SyncStatus(SyncState.OFFLINE, message=str(exc)))
+            raise
+        except (ProtocolError, RequestRejected, TransportError) as exc:
+            self._announce(SyncStatus(SyncState.ERROR, message=str(exc)))
+            raise
+        report.requests = self.client.requests - before
+        self.replica.set_meta(LAST_SYNC_KEY, datetime.now(UTC).isoformat())
+        self._announce(SyncStatus(SyncState.ONLINE, done=report.pulled))
+        return report
+
+    # --- push ---------------------------------------------------------------------------
+
+    def _pushable(self, limit: int) -> list[Mutation]:
+        """Pending mutations in queue order, except those behind a failed edit of the same
+        record (it must be looked at first)."""
+        with self.replica.read() as conn:
+            blocked = {
+                (e, r): seq
+                for e, r, seq in conn.execute(
+                    select(_outbox.c.entity, _outbox.c.record_id, func.min(_outbox.c.seq))
+                    .where(_outbox.c.status == "failed")
+                    .group_by(_outbox.c.entity, _outbox.c.record_id)
+                )
+            }
+            found: list[Mutation] = []
+            offset = 0
+            while len(found) < limit:
+                page = outbox.list_mutations(conn, status="pending", limit=limit, offset=offset)
+                if not page:
+                    break
+                offset += len(page)
+                for m in page:
+                    first_failed = blocked.get((m.entity, m.record_id))
+                    if first_failed is None or m.seq < first_failed:
+                        found.append(m)
+        return found[:limit]
+
+    def _push_all(self, report: SyncReport) -> None:
+        while True:
+            batch = self._pushable(self.push_batch)
+            if not batch:
+                return
+            try:
+                reply = self.client.push(self.replica.client_id, batch)
+            except TransportError as exc:
+                self._note_attempt(batch, str(exc))
+                raise
+            with self.replica.write() as conn:
+                for mutation, result in zip(batch, reply.results, strict=True):
+                    apply_push_result(conn, mutation, result)
+            report.pushed += len(batch)
+            for result in reply.results:
+                if result.status == "applied":
+                    report.applied += 1
+                elif result.status == "conflict":
+                    report.conflicts += 1
+                else:
+                    report.rejected += 1
+            self._announce(replace(self._status, state=SyncState.SYNCING))
+
+    def _note_attempt(self, batch: Sequence[Mutation], error: str) -> None:
+        with self.replica.write() as conn:
+            conn.execute(
+                update(_outbox)
+                .where(_outbox.c.seq.in_([m.seq for m in batch]))
+                .values(attempts=_outbox.c.attempts + 1, last_error=error[:500])
+            )
+
+    # --- pull ---------------------------------------------------------------------------
+
+    def _pull_all(self, report: SyncReport) -> None:
+        while True:
+            cursor = self.replica.get_meta(CURSOR_KEY) or ""
+            try:
+                page = self.client.pull(cursor, self.pull_limit)
+            except ResyncRequired:
+                log.warning("the server asks for a full resync")
+                with self.replica.write() as conn:
+                    start_resync(conn, self.replica)
+                continue
+            with self.replica.write() as conn:
+                apply_pull_page(conn, page.changes)
+                resyncing = self.replica.get_meta(RESYNC_KEY) == "1"
+                if resyncing:
+                    mark_seen(conn, page.changes)
+                    if not page.has_more:
+                        finish_resync(conn, self.replica)
+                self.replica.set_meta(CURSOR_KEY, page.cursor, conn)
+            report.pulled += len(page.changes)
+            report.pages += 1
+            self._announce(
+                SyncStatus(SyncState.SYNCING, done=report.pulled), recount=not page.has_more
+            )
+            if not page.has_more:
+                return
+
+    # --- background loop ----------------------------------------------------------------
+
+    def request_sync(self) -> None:
+        """Ask :meth:`run` to sync now ("sync now" button, a local edit)."""
+        self._wake.set()
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        interval: float = 60.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        """Sync until ``stop`` is set: every ``interval`` seconds, at once when asked, and
+        after failures with exponential backoff (honouring the server's Retry-After). Stops
+        on an authentication error: only signing in again helps."""
+        backoff = backoff or Backoff()
+        while not stop.is_set():
+            try:
+                self.sync_once()
+                backoff.reset()
+                wait = interval
+            except AuthError:
+                return
+            except OfflineError as exc:
+                wait = backoff.next_delay(exc.retry_after)
+            except TransportError:
+                wait = backoff.next_delay()
+            self._wake.clear()
+            # Either flag ends the wait; set() on stop also wakes us through _wake.
+            self._wake.wait(wait)
+            if stop.is_set():
+                return
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter and a cap."""
+
+    base: float = 1.0
+    cap: float = 300.0
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        self.attempt += 1
+        delay = self.rng.uniform(0, min(self.cap, self.base * 2 ** min(self.attempt, 20)))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.cap))
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+# --- applying push results ---------------------------------------------------------------
+
+
+def apply_push_result(conn: Connection, mutation: Mutation, result: MutationResultIn) -> None:
+    """Apply the server's answer to one pushed mutation (in the caller's transaction)."""
+    if result.status == "rejected":
+        conn.execute(
+            update(_outbox)
+            .where(_outbox.c.seq == mutation.seq)
+            .values(
+                status="failed",
+                attempts=_outbox.c.attempts + 1,
+                last_error=f"{result.code}: {result.message}"[:500],
+            )
+        )
+        return
+    exists = conn.execute(select(_outbox.c.seq).where(_outbox.c.seq == mutation.seq)).first()
+    if exists is None:
+        return  # answered before (a retried push): nothing left to do
+    conn.execute(delete(_outbox).where(_outbox.c.seq == mutation.seq))
+    spec = ENTITIES[mutation.entity]
+    table = TABLE_BY_ENTITY[spec.name]
+    row = conn.execute(select(table).where(table.c.id == mutation.record_id)).mappings().first()
+    if row is None:
+        return
+    if result.status == "applied":
+        _applied(conn, spec, mutation, result, dict(row))
+    else:
+        _conflicted(conn, spec, mutation, result, dict(row))
+
+
+def _queued_fields(conn: Connection, entity: str, record_id: str) -> tuple[set[str], bool, bool]:
+    """(fields with queued edits, whether anything is queued, whether a delete is)."""
+    names: set[str] = set()
+    queued = False
+    deleting = False
+    for m in outbox.list_mutations(conn, record_id=record_id):
+        if m.entity != entity:
+            continue
+        queued = True
+        names.update(m.fields)
+        deleting = deleting or m.op == "delete"
+    return names, queued, deleting
+
+
+def _has_conflict(conn: Connection, entity: str, record_id: str) -> bool:
+    found = conn.execute(
+        select(_conflicts.c.id).where(
+            _conflicts.c.entity == entity, _conflicts.c.record_id == record_id
+        )
+    ).first()
+    return found is not None
+
+
+def _applied(
+    conn: Connection,
+    spec: EntitySpec,
+    mutation: Mutation,
+    result: MutationResultIn,
+    row: dict[str, Any],
+) -> None:
+    version = result.version if result.version is not None else row["version"]
+    if mutation.op == "delete":
+        _, queued, _ = _queued_fields(conn, spec.name, mutation.record_id)
+        if not queued:
+            remove_records(conn, spec.name, [mutation.record_id])
+        return
+    if result.version is not None and result.version == mutation.base_version + 1:
+        # Nobody else changed the record in between: later edits of it were made on top of
+        # this one, so they are based on the new version.
+        conn.execute(
+            update(_outbox)
+            .where(
+                _outbox.c.entity == spec.name,
+                _outbox.c.record_id == mutation.record_id,
+                _outbox.c.base_version == mutation.base_version,
+            )
+            .values(base_version=version)
+        )
+    _, queued, _ = _queued_fields(conn, spec.name, mutation.record_id)
+    if not queued and not _has_conflict(conn, spec.name, mutation.record_id):
+        values: dict[str, Any] = {"version": version, "base": None}
+    else:
+        base = _base_of(spec, row)
+        base.update({k: v.new for k, v in mutation.fields.items()})
+        values = {"version": version, "base": wire.dumps(base)}
+    table = TABLE_BY_ENTITY[spec.name]
+    conn.execute(update(table).where(table.c.id == mutation.record_id).values(values))
+
+
+def _base_of(spec: EntitySpec, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's last known server values (wire-encoded synced fields)."""
+    if row["base"]:
+        base: dict[str, Any] = wire.loads(row["base"])
+        return base
+    return {f.name: wire.encode_value(f, row[f.name]) for f in spec.synced_fields}
+
+
+def _conflicted(
+    conn: Connection,
+    spec: EntitySpec,
+    mutation: Mutation,
+    result: MutationResultIn,
+    row: dict[str, Any],
+) -> None:
+    server = result.record or {}
+    details = [c.model_dump() for c in (result.conflicts or [])]
+    if result.kind == "delete_vs_change" and not details:
+        details = []
+    record_conflict(
+        conn,
+        spec.name,
+        mutation.record_id,
+        kind=result.kind or "field",
+        server_version=result.version,
+        server_record=server or None,
+        fields=details,
+        mutation_id=mutation.mutation_id,
+    )
+    if not server:
+        return
+    # Merge: the server's record is the new base; fields the user is not fighting over and
+    # has no queued edits of take the server's values.
+    decoded = decode_record(spec, server)
+    pending, _, _ = _queued_fields(conn, spec.name, mutation.record_id)
+    keep = pending | {d["field"] for d in details}
+    values: dict[str, Any] = {
+        "version": result.version if result.version is not None else row["version"],
+        "base": wire.dumps({f.name: server.get(f.name) for f in spec.synced_fields}),
+    }
+    if result.kind == "field":
+        for f in spec.synced_fields:
+            if f.name not in keep:
+                values[f.name] = decoded[f.name]
+    for name in ("updated_at", "updated_by", "created_at"):
+        values[name] = decoded[name]
+    _write_row(conn, spec, row, values)
+
+
+def record_conflict(
+    conn: Connection,
+    entity: str,
+    record_id: str,
+    *,
+    kind: str,
+    server_version: int | None,
+    server_record: Mapping[str, Any] | None,
+    fields: list[dict[str, Any]],
+    mutation_id: str | None,
+) -> None:
+    """Open (or add to) the record's conflict in the inbox."""
+    existing = conn.execute(
+        select(_conflicts.c.id, _conflicts.c.fields).where(
+            _conflicts.c.entity == entity, _conflicts.c.record_id == record_id
+        )
+    ).first()
+    values = {
+        "kind": kind,
+        "server_version": server_version,
+        "server_record": wire.dumps(server_record) if server_record is not None else None,
+        "mutation_id": mutation_id,
+    }
+    if existing is None:
+        conn.execute(
+            insert(_conflicts).values(
+                entity=entity,
+                record_id=record_id,
+                fields=wire.dumps(fields),
+                created_at=datetime.now(UTC),
+                **values,
+            )
+        )
+        return
+    merged = {d["field"]: d for d in wire.loads(existing.fields)}
+    merged.update({d["field"]: d for d in fields})
+    conn.execute(
+        update(_conflicts)
+        .where(_conflicts.c.id == existing.id)
+        .values(fields=wire.dumps(list(merged.values())), **values)
+    )
+
+
+# --- applying pulled pages ---------------------------------------------------------------
+
+
+def decode_record(spec: EntitySpec, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A wire record (every field) as Python values; :class:`ProtocolError` if malformed."""
+    try:
+        return {f.name: wire.decode_value(f, record.get(f.name)) for f in spec.fields}
+    except wire.WireError as exc:
+        raise ProtocolError(f"malformed {spec.name} from the server: {exc}") from None
+
+
+def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
+    """Apply one page of the feed (in the caller's transaction, with its cursor)."""
+    clean: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in ENTITIES}
+    gone: dict[str, list[str]] = {name: [] for name in ENTITIES}
+    for change in changes:
+        spec = ENTITIES[change.entity]
+        if change.op != "revoke" and change.record is None:
+            raise ProtocolError(f"{change.entity} {change.id}: a change without its record")
+        pending, queued, deleting = _queued_fields(conn, spec.name, change.id)
+        conflicted = _has_conflict(conn, spec.name, change.id)
+        if not queued and not conflicted:
+            if change.op == "upsert":
+                assert change.record is not None
+                record = decode_record(spec, change.record)
+                if record["id"] != change.id:
+                    raise ProtocolError(f"{change.entity} {change.id}: record id differs")
+                clean[spec.name][change.id] = record
+                gone[spec.name] = [i for i in gone[spec.name] if i != change.id]
+            else:
+                clean[spec.name].pop(change.id, None)
+                gone[spec.name].append(change.id)
+            continue
+        _merge_pulled(conn, spec, change, pending, deleting)
+    for name in ("customer", *CHILD_ENTITIES):
+        if clean[name]:
+            _store_clean(conn, name, list(clean[name].values()))
+    for name in (*CHILD_ENTITIES, "customer"):
+        if gone[name]:
+            remove_records(conn, name, gone[name], cascade=True)
+
+
+def _store_clean(conn: Connection, entity: str, records: list[dict[str, Any]]) -> None:
+    store_server_rows(conn, entity, records)
+
+
+def _merge_pulled(
+    conn: Connection, spec: EntitySpec, change: ChangeIn, pending: set[str], deleting: bool
+) -> None:
+    table = TABLE_BY_ENTITY[spec.name]
+    row = conn.execute(select(table).where(table.c.id == change.id)).mappings().first()
+    if change.op in ("delete", "revoke"):
+        if row is None:
+            return
+        if deleting:
+            # Both sides want it gone.
+            conn.execute(
+                delete(_outbox).where(
+                    _outbox.c.entity == spec.name, _outbox.c.record_id == change.id
+                )
+            )
+            remove_records(conn, spec.name, [change.id], cascade=True)
+            return
+        # Edited here, deleted (or taken away) there: the user decides. The queued edits
+        # are kept in the conflict as "mine".
+        mine = dict(row)
+        details = [
+            {
+                "field": name,
+                "mine": wire.encode_value(spec.field(name), mine[name]),
+                "base": _base_of(spec, mine).get(name),
+                "theirs": None,
+                "changed_by": change.record.get("updated_by") if change.record else None,
+                "changed_at": change.record.get("updated_at") if change.record else None,
+            }
+            for name in sorted(pending)
+        ]
+        record_conflict(
+            conn,
+            spec.name,
+            change.id,
+            kind="deleted",
+            server_version=change.version,
+            server_record=change.record,
+            fields=details,
+            mutation_id=None,
+        )
+        conn.execute(
+            delete(_outbox).where(_outbox.c.entity == spec.name, _outbox.c.record_id == change.id)
+        )
+        if change.version is not None:
+            conn.execute(
+                update(table).where(table.c.id == change.id).values(version=change.version)
+            )
+        return
+    assert change.record is not None
+    decoded = decode_record(spec, change.record)
+    if row is None:
+        return  # queued edits of a record we do not hold: nothing to merge into
+    values: dict[str, Any] = {
+        "version": decoded["version"],
+        "base": wire.dumps({f.name: change.record.get(f.name) for f in spec.synced_fields}),
+        "updated_at": decoded["updated_at"],
+        "updated_by": decoded["updated_by"],
+        "created_at": decoded["created_at"],
+    }
+    for f in spec.synced_fields:
+        if f.name not in pending:
+            values[f.name] = decoded[f.name]
+    _write_row(conn, spec, dict(row), values)
+
+
+def _write_row(
+    conn: Connection, spec: EntitySpec, row: Mapping[str, Any], values: dict[str, Any]
+) -> None:
+    table = TABLE_BY_ENTITY[spec.name]
+    if spec is CUSTOMER:
+        merged = {**row, **values}
+        derived = search.customer_search_columns(merged)
+        values.update(derived)
+        if derived["search_text"] != row["search_text"]:
+            search.unindex_rows(conn, [(row["row_id"], row["search_text"])])
+            search.index_row(conn, row["row_id"], derived["search_text"])
+    conn.execute(update(table).where(table.c.id == row["id"]).values(values))
+
+
+def remove_records(
+    conn: Connection, entity: str, record_ids: Iterable[str], *, cascade: bool = False
+) -> None:
+    """Delete records from the replica (not a user edit: nothing is queued). With
+    ``cascade``, a customer's children without queued edits go too."""
+    ids = list(dict.fromkeys(record_ids))
+    if not ids:
+        return
+    table = TABLE_BY_ENTITY[entity]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        if entity == "customer":
+            if cascade:
+                for child in CHILD_ENTITIES:
+                    ct = TABLE_BY_ENTITY[child]
+                    conn.execute(delete(ct).where(ct.c.customer_id.in_(chunk)))
+            rows = conn.execute(
+                select(table.c.row_id, table.c.search_text).where(table.c.id.in_(chunk))
+            ).all()
+            search.unindex_rows(conn, [(r[0], r[1]) for r in rows])
+        conn.execute(delete(table).where(table.c.id.in_(chunk)))
+
+
+# --- full resync (410) ------------------------------------------------------------------
+
+RESYNC_KEY = "resync"
+
+
+def start_resync(conn: Connection, replica: Replica) -> None:
+    """Start pulling from scratch; records the full pull does not bring back are dropped
+    at its end (unless they carry local edits)."""
+    conn.exec_driver_sql("DELETE FROM resync_seen")
+    replica.set_meta(RESYNC_KEY, "1", conn)
+    replica.set_meta(CURSOR_KEY, "", conn)
+
+
+def mark_seen(conn: Connection, changes: Sequence[ChangeIn]) -> None:
+    rows = [{"e": c.entity, "r": c.id} for c in changes if c.op != "revoke"]
+    if rows:
+        conn.execute(
+            insert(RESYNC_SEEN_TABLE).prefix_with("OR IGNORE"),
+            [{"entity": r["e"], "record_id": r["r"]} for r in rows],
+        )
+
+
+def finish_resync(conn: Connection, replica: Replica) -> None:
+    for name in (*CHILD_ENTITIES, "customer"):
+        table = TABLE_BY_ENTITY[name]
+        seen = select(RESYNC_SEEN_TABLE.c.record_id).where(RESYNC_SEEN_TABLE.c.entity == name)
+        queued = select(_outbox.c.record_id).where(_outbox.c.entity == name)
+        stale = conn.execute(
+            select(table.c.id).where(
+                table.c.id.not_in(seen), table.c.id.not_in(queued), table.c.version > 0
+            )
+        ).scalars()
+        remove_records(conn, name, list(stale), cascade=True)
+    conn.exec_driver_sql("DELETE FROM resync_seen")
+    replica.set_meta(RESYNC_KEY, "0", conn)

@@ -1,0 +1,298 @@
+"""Talking to the Outpost server over HTTP (httpx): sign-in, pull, push.
+
+Every answer is checked before the engine sees it: a reply that is not what the protocol
+says (bad JSON, a missing field, a record of the wrong shape) raises
+:class:`ProtocolError` and changes nothing locally. Errors are sorted by what the engine
+should do about them:
+
+* :class:`OfflineError` — no connection, a timeout, a 5xx, a 429: try again later (with
+  ``retry_after`` when the server said so);
+* :class:`AuthError` — 401: the token is gone; sign in again (the queue stays);
+* :class:`ResyncRequired` — 410: the cursor is outdated; sync from scratch;
+* :class:`ProtocolError` — the server's answer makes no sense: report it, keep the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sync import __version__, wire
+from sync.outbox import Mutation
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+USER_AGENT = f"Outpost/{__version__} (+https://outpost.example/crm) httpx/{httpx.__version__}"
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=60.0, write=60.0, pool=10.0)
+
+
+class TransportError(Exception):
+    """Something went wrong talking to the server."""
+
+
+class OfflineError(TransportError):
+    """The server could not be reached or is not answering properly: try later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(TransportError):
+    """The server does not accept our credentials: sign in again."""
+
+
+class ResyncRequired(TransportError):
+    """The pull cursor is outdated (410): the replica must sync from scratch."""
+
+
+class ProtocolError(TransportError):
+    """The server's answer does not follow the protocol."""
+
+
+class RequestRejected(TransportError):
+    """The server refused the request itself (4xx other than the above)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{message} ({status} {code})")
+        self.status = status
+        self.code = code
+
+
+# --- the protocol's answers, checked -------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class UserInfo(_Strict):
+    username: str
+    display_name: str
+    role: str
+    team: str | None = None
+
+
+class LoginReply(_Strict):
+    token: str = Field(min_length=1)
+    token_id: int
+    user: UserInfo
+
+
+class ChangeIn(_Strict):
+    seq: int
+    entity: Literal["customer", "contact", "follow_up", "deal"]
+    id: str = Field(min_length=36, max_length=36)
+    op: Literal["upsert", "delete", "revoke"]
+    version: int | None
+    record: dict[str, Any] | None
+
+
+class PullReply(_Strict):
+    changes: list[ChangeIn]
+    cursor: str
+    has_more: bool
+
+
+class ConflictFieldIn(_Strict):
+    field: str
+    mine: Any = None
+    base: Any = None
+    theirs: Any = None
+    changed_by: str | None = None
+    changed_at: str | None = None
+
+
+class MutationResultIn(_Strict):
+    mutation_id: str
+    status: Literal["applied", "conflict", "rejected"]
+    version: int | None = None
+    kind: Literal["field", "deleted", "delete_vs_change"] | None = None
+    conflicts: list[ConflictFieldIn] | None = None
+    record: dict[str, Any] | None = None
+    code: str | None = None
+    message: str | None = None
+    fields: dict[str, str] | None = None
+
+
+class PushReply(_Strict):
+    results: list[MutationResultIn]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where the server is and how to trust it."""
+
+    url: str
+    ca_file: Path | None = None
+    verify: bool = True
+    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+
+
+class ServerClient:
+    """One keep-alive HTTP connection pool to the server; thread-confined."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        token: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.token = token
+        verify: ssl.SSLContext | bool = config.verify
+        if config.ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(config.ca_file))
+        self._http = httpx.Client(
+            base_url=config.url.rstrip("/"),
+            timeout=config.timeout,
+            verify=verify,
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
+            transport=transport,
+        )
+        self.requests = 0  # for "a sync with nothing to do makes one request per direction"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ServerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- calls --------------------------------------------------------------------------
+
+    def login(self, username: str, password: str, device_name: str) -> LoginReply:
+        data = self._call(
+            "POST",
+            "/api/v1/auth/login",
+            json={"username": username, "password": password, "device_name": device_name},
+            authenticated=False,
+        )
+        reply = _parse(LoginReply, data)
+        self.token = reply.token
+        return reply
+
+    def logout(self) -> None:
+        self._call("POST", "/api/v1/auth/logout")
+
+    def me(self) -> UserInfo:
+        return _parse(UserInfo, self._call("GET", "/api/v1/me"))
+
+    def pull(self, cursor: str, limit: int) -> PullReply:
+        data = self._call("GET", "/api/v1/sync/pull", params={"cursor": cursor, "limit": limit})
+        return _parse(PullReply, data)
+
+    def push(self, client_id: str, mutations: Sequence[Mutation]) -> PushReply:
+        body = {
+            "client_id": client_id,
+            "mutations": [
+                {
+                    "mutation_id": m.mutation_id,
+                    "entity": m.entity,
+                    "record_id": m.record_id,
+                    "op": m.op,
+                    "base_version": m.base_version,
+                    "fields": {k: {"new": v.new, "base": v.base} for k, v in m.fields.items()},
+                }
+                for m in mutations
+            ],
+        }
+        reply = _parse(PushReply, self._call("POST", "/api/v1/sync/push", content=wire.dumps(body)))
+        sent = [m.mutation_id for m in mutations]
+        got = [r.mutation_id for r in reply.results]
+        if got != sent:
+            raise ProtocolError("the server answered for other mutations than were pushed")
+        return reply
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        content: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        authenticated: bool = True,
+    ) -> Any:
+        headers: dict[str, str] = {}
+        if authenticated:
+            if not self.token:
+                raise AuthError("not signed in")
+            headers["Authorization"] = f"Bearer {self.token}"
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        self.requests += 1
+        try:
+            response = self._http.request(
+                method, path, json=json, content=content, params=params, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise OfflineError(f"the server did not answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise OfflineError(f"cannot reach the server: {exc}") from exc
+        return _check(response)
+
+
+def _check(response: httpx.Response) -> Any:
+    status = response.status_code
+    if status == 200:
+        try:
+            return wire.loads(response.content)
+        except wire.WireError as exc:
+            raise ProtocolError(f"the server's answer is not JSON: {exc}") from None
+    code, message = _error_of(response)
+    if status == 401:
+        raise AuthError(message or "sign in again")
+    if status == 410:
+        raise ResyncRequired(message or "sync from scratch")
+    if status == 429 or status >= 500:
+        raise OfflineError(
+            f"the server is busy or failing ({status} {code}): {message}",
+            _retry_after(response),
+        )
+    raise RequestRejected(status, code, message)
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = wire.loads(response.content)
+    except wire.WireError:
+        return "http_error", response.reason_phrase
+    if isinstance(body, dict):
+        return str(body.get("code", "http_error")), str(body.get("message", ""))
+    return "http_error", response.reason_phrase
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProtocolError(
+            f"unexpected answer from the server at {where}: {first['msg']}"
+        ) from None
