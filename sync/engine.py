@@ -376,6 +376,29 @@ def _has_conflict(conn: Connection, entity: str, record_id: str) -> bool:
     return found is not None
 
 
+def _conflict_fields(conn: Connection, entity: str, record_id: str) -> set[str]:
+    raw = conn.execute(
+        select(_conflicts.c.fields).where(
+            _conflicts.c.entity == entity, _conflicts.c.record_id == record_id
+        )
+    ).scalar()
+    return {d["field"] for d in wire.loads(raw)} if raw else set()
+
+
+def _children_have_edits(conn: Connection, customer_id: str) -> bool:
+    for name in CHILD_ENTITIES:
+        table = TABLE_BY_ENTITY[name]
+        children = select(table.c.id).where(table.c.customer_id == customer_id)
+        found = conn.execute(
+            select(_outbox.c.seq)
+            .where(_outbox.c.entity == name, _outbox.c.record_id.in_(children))
+            .limit(1)
+        ).first()
+        if found is not None:
+            return True
+    return False
+
+
 def _applied(
     conn: Connection,
     spec: EntitySpec,
@@ -525,6 +548,12 @@ def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
             raise ProtocolError(f"{change.entity} {change.id}: a change without its record")
         pending, queued, deleting = _queued_fields(conn, spec.name, change.id)
         conflicted = _has_conflict(conn, spec.name, change.id)
+        if conflicted:
+            # Fields in an open conflict keep the user's value until they decide.
+            pending |= _conflict_fields(conn, spec.name, change.id)
+        if spec.name == "customer" and change.op != "upsert" and not queued:
+            # Its children go with it: edits queued on them must not vanish silently.
+            queued = _children_have_edits(conn, change.id)
         if not queued and not conflicted:
             if change.op == "upsert":
                 assert change.record is not None
