@@ -2,18 +2,31 @@
 
 The command works on one *profile*: a directory holding the replica file
 ``replica.sqlite3``. It is chosen by ``--profile DIR``, else by the environment variable
-``OUTPOST_PROFILE``, else it is the ``profiles/local`` folder in Outpost's data directory
-(see :func:`resolve_profile_dir`). Every edit goes through the repository, so it is queued
-in the outbox exactly as an edit made in the desktop app.
+``OUTPOST_PROFILE``, else it is the profile of the last ``login`` (its path is noted in the
+file ``last_profile`` of Outpost's data directory), else the ``profiles/local`` folder
+there (see :func:`choose_profile_dir`). Every edit goes through the repository, so it is
+queued in the outbox exactly as an edit made in the desktop app.
 
 Examples::
 
+    outpost-cli login --server https://crm.example.com:8750 --user zhangsan
     outpost-cli customers add --name 张三 --company 星辰科技 --set city=杭州
     outpost-cli customers list --search zs
     outpost-cli customers edit ID --set email=zhang@example.com --set level=A
     outpost-cli --json customers show ID
     outpost-cli pending
+    outpost-cli sync
+    outpost-cli conflicts list
+    outpost-cli conflicts resolve 3 --mine phone --theirs city
+    outpost-cli status
     outpost-cli info
+
+Signing in: ``login`` (without ``--profile``: into the profile directory of that server and
+user) records the server and user in the replica and keeps the device token in the
+system keyring (service ``Outpost``, see :mod:`sync.credentials`); the password is never
+stored. With no usable keyring it says so, and every ``sync`` asks for the password again
+(at the terminal, or with ``--password-stdin``), signs in for that run only and signs out
+at its end. ``logout`` revokes the token on the server and removes it from the keyring.
 
 ``--json`` prints machine-readable JSON on stdout: field values in their wire encoding
 (times as ISO text in UTC, money as decimal strings). Messages and errors go to stderr.
@@ -24,7 +37,14 @@ Exit codes:
 * 1 — the command failed: no record with that id, a customer that still has contacts,
   follow-ups or deals (use ``--cascade``), a replica that cannot be opened or written.
 * 2 — usage error: bad options or arguments, or invalid field values (each printed on
-  stderr as ``field: message``); nothing was written.
+  stderr as ``field: message``); nothing was written. Also a ``login`` into a profile
+  that belongs to another user or server.
+* 3 — offline: the server cannot be reached (or is overloaded); queued edits are kept and
+  sent by the next ``sync``.
+* 4 — the sync worked but conflicts or failed edits need attention (``conflicts list``,
+  ``pending``).
+* 5 — authentication: not signed in, wrong password, or the server no longer accepts the
+  token (revoked): sign in again with ``login``. Queued edits are kept.
 * 6 — the replica file is damaged or is not an Outpost replica; it is left untouched.
   ``info`` also exits with 6 when the integrity check finds problems.
 * 130 — interrupted (Ctrl-C).
@@ -39,26 +59,50 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import os
 import re
+import socket
+import ssl
 import sys
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import DatabaseError
 
-from sync import __version__, outbox, wire
+from sync import __version__, credentials, outbox, wire
+from sync.conflicts import (
+    Choice,
+    ConflictError,
+    ConflictInfo,
+    get_conflict,
+    list_conflicts,
+    resolve_delete,
+    resolve_fields,
+    resolve_keep,
+)
+from sync.credentials import CredentialError, NoKeyringError
+from sync.engine import CURSOR_KEY, LAST_SYNC_KEY, SyncEngine, SyncReport, SyncState, SyncStatus
 from sync.migrations import ReplicaTooNewError
 from sync.outbox import Mutation
-from sync.profile import PROFILE_ENV, resolve_profile_dir
+from sync.profile import (
+    PROFILE_ENV,
+    last_profile,
+    profile_dir_for,
+    remember_profile,
+    resolve_profile_dir,
+)
 from sync.replica import REPLICA_FILENAME, Replica, ReplicaCorruptError, ReplicaError
+from sync.replica_models import CONFLICTS_TABLE
 from sync.repository import (
     MAX_PAGE,
     Change,
@@ -70,6 +114,14 @@ from sync.repository import (
     Sort,
 )
 from sync.schema import ENTITIES, EntitySpec, FieldKind
+from sync.transport import (
+    AuthError,
+    CertificateError,
+    OfflineError,
+    ServerClient,
+    ServerConfig,
+    TransportError,
+)
 from sync.validation import FieldError, ValidationError, clean_values, parse_text
 
 PROG = "outpost-cli"
@@ -77,6 +129,9 @@ PROG = "outpost-cli"
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_OFFLINE = 3
+EXIT_CONFLICTS = 4
+EXIT_AUTH = 5
 EXIT_CORRUPT = 6
 EXIT_INTERRUPTED = 130
 
@@ -86,7 +141,13 @@ exit codes:
   1    the command failed: no record with that id, a customer that still has
        contacts, follow-ups or deals (use --cascade), a replica that cannot be opened
   2    usage error: bad options or arguments, or invalid field values (printed on
-       stderr as "field: message"); nothing was written
+       stderr as "field: message"); nothing was written; a login into a profile
+       of another user or server
+  3    offline: the server cannot be reached; queued edits are kept
+  4    sync done, but conflicts or failed edits need attention
+       (see "conflicts list" and "pending")
+  5    authentication: not signed in, wrong password, or the token was revoked:
+       run "login" again (queued edits are kept)
   6    the replica file is damaged or is not an Outpost replica (left untouched);
        "info" also exits with 6 when the integrity check finds problems
   130  interrupted
@@ -97,11 +158,27 @@ DEFAULT_LIMIT = 50
 # --- profile ------------------------------------------------------------------------------
 
 
+def choose_profile_dir(explicit: str | None) -> Path:
+    """The profile a command works on: ``--profile``, else ``OUTPOST_PROFILE``, else the
+    profile of the last ``login`` (if it still exists), else the local profile."""
+    if explicit or os.environ.get(PROFILE_ENV, "").strip():
+        return resolve_profile_dir(explicit)
+    return last_profile() or resolve_profile_dir(None)
+
+
+def _profile_is_explicit(args: argparse.Namespace) -> bool:
+    return bool(args.profile) or bool(os.environ.get(PROFILE_ENV, "").strip())
+
+
 # --- running a command --------------------------------------------------------------------
 
 
 class UsageError(Exception):
     """The command line asks for something impossible (exit code 2)."""
+
+
+class SignInRequired(Exception):
+    """Not signed in, or signing in failed (exit code 5); the message says what to do."""
 
 
 @dataclass
@@ -164,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc.code, int):
             return exc.code
         return EXIT_OK if exc.code is None else EXIT_USAGE
-    ctx = Context(resolve_profile_dir(args.profile), bool(args.json), sys.stdout, sys.stderr)
+    ctx = Context(choose_profile_dir(args.profile), bool(args.json), sys.stdout, sys.stderr)
     handler: Handler = args.handler
     try:
         return handler(ctx, args)
@@ -182,7 +259,28 @@ def main(argv: list[str] | None = None) -> int:
     except HasChildrenError as exc:
         _error(ctx, f"{exc}; use --cascade to delete them together")
         return EXIT_FAILURE
-    except (RecordNotFoundError, ReplicaError, ReplicaTooNewError) as exc:
+    except SignInRequired as exc:
+        _error(ctx, str(exc))
+        return EXIT_AUTH
+    except AuthError as exc:
+        _error(ctx, f"the server refused the sign-in: {exc}")
+        return EXIT_AUTH
+    except OfflineError as exc:
+        _error(ctx, f"offline: {exc}")
+        return EXIT_OFFLINE
+    except CertificateError as exc:
+        _error(ctx, f"{exc}{CA_FILE_HINT}")
+        return EXIT_FAILURE
+    except TransportError as exc:
+        _error(ctx, f"the server's answer cannot be used: {exc}")
+        return EXIT_FAILURE
+    except (
+        RecordNotFoundError,
+        ReplicaError,
+        ReplicaTooNewError,
+        ConflictError,
+        CredentialError,
+    ) as exc:
         _error(ctx, str(exc))
         return EXIT_FAILURE
     except DatabaseError as exc:
@@ -269,8 +367,8 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--profile",
         metavar="DIR",
         default=None if top else argparse.SUPPRESS,
-        help=f"profile directory holding {REPLICA_FILENAME} "
-        f"(default: ${PROFILE_ENV}, else the local profile in Outpost's data directory)",
+        help=f"profile directory holding {REPLICA_FILENAME} (default: ${PROFILE_ENV}, else "
+        "the profile of the last login, else the local profile in Outpost's data directory)",
     )
     parser.add_argument(
         "--json",
@@ -856,6 +954,753 @@ def _info(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK if not problems else EXIT_CORRUPT
 
 
+# --- signing in ---------------------------------------------------------------------------
+
+SERVER_URL_KEY = "server_url"
+USER_KEY = "user_id"
+CA_FILE_KEY = "ca_file"
+# The outcome of the last sync this command ran (the engine keeps only the last success).
+SYNC_STATE_KEY = "cli_last_sync_state"
+SYNC_ATTEMPT_KEY = "cli_last_sync_at"
+SYNC_MESSAGE_KEY = "cli_last_sync_message"
+CA_FILE_HINT = f" (a company CA is trusted with {PROG} login ... --ca-file PEM)"
+
+
+@dataclass(frozen=True)
+class ServerProfile:
+    """The server a profile syncs with and the user it belongs to (replica facts)."""
+
+    server_url: str
+    user: str
+    ca_file: Path | None
+
+    def config(self) -> ServerConfig:
+        return ServerConfig(self.server_url, ca_file=self.ca_file)
+
+
+def _server_profile(ctx: Context) -> ServerProfile:
+    """The profile's server and user; :class:`SignInRequired` if it never signed in."""
+    replica = ctx.replica
+    url = replica.get_meta(SERVER_URL_KEY)
+    user = replica.user_id
+    if not url or not user:
+        raise SignInRequired(
+            f"the profile {ctx.profile_dir} is not signed in to a server: "
+            f"run {PROG} login --server URL --user NAME"
+        )
+    ca_file = replica.get_meta(CA_FILE_KEY)
+    return ServerProfile(url, user, Path(ca_file) if ca_file else None)
+
+
+def _server_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--server: expected http(s)://HOST[:PORT], got {text!r}")
+    try:
+        parts.port  # noqa: B018 - a bad port raises here
+    except ValueError as exc:
+        raise UsageError(f"--server: {exc}") from None
+    return url
+
+
+def _ca_file(text: str | None) -> Path | None:
+    if text is None:
+        return None
+    path = Path(text).expanduser().resolve()
+    if not path.is_file():
+        raise UsageError(f"--ca-file: no such file: {path}")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise UsageError(f"--ca-file: {path} holds no usable PEM certificate: {exc}") from None
+    return path
+
+
+def _device_name() -> str:
+    return f"{PROG} on {socket.gethostname() or 'this computer'}"
+
+
+def _read_password(ctx: Context, args: argparse.Namespace, prompt: str) -> str:
+    """The password from standard input (``--password-stdin``) or a terminal prompt."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: no password on standard input")
+        return password
+    if not _is_tty(sys.stdin):
+        raise UsageError(
+            "no terminal to ask for the password: pass it on standard input with --password-stdin"
+        )
+    try:
+        password = getpass.getpass(prompt, stream=ctx.err)
+    except EOFError:
+        password = ""
+    if not password:
+        raise UsageError("no password given")
+    return password
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _check_profile_owner(ctx: Context, server_url: str, user: str) -> None:
+    """Refuse to sign a profile of one user (or server) in as another."""
+    replica = ctx.replica
+    known_url = replica.get_meta(SERVER_URL_KEY)
+    known_user = replica.user_id
+    if known_url and known_url.rstrip("/") != server_url:
+        raise UsageError(
+            f"the profile {ctx.profile_dir} belongs to the server {known_url}, not "
+            f"{server_url}: use another --profile (or none, for that server's own profile)"
+        )
+    if known_user and known_user.casefold() != user.casefold():
+        raise UsageError(
+            f"the profile {ctx.profile_dir} belongs to the user {known_user}, not {user}: "
+            "use another --profile (or none, for that user's own profile)"
+        )
+
+
+def _revoke_quietly(profile: ServerProfile, token: str) -> None:
+    """Best effort: revoke ``token`` on the server (it may be gone already, or offline)."""
+    with ServerClient(profile.config(), token) as client, contextlib.suppress(TransportError):
+        client.logout()
+
+
+@contextlib.contextmanager
+def _signed_in(
+    ctx: Context, args: argparse.Namespace, profile: ServerProfile
+) -> Iterator[ServerClient]:
+    """A client signed in as the profile's user: with the keyring's token, or — with no
+    usable keyring — with the password, for this run only (signed out at its end)."""
+    per_run: NoKeyringError | None = None
+    token: str | None = None
+    try:
+        token = credentials.load_token(profile.server_url, profile.user)
+    except NoKeyringError as exc:
+        per_run = exc
+    try:
+        client = ServerClient(profile.config(), token)
+    except (ssl.SSLError, OSError) as exc:
+        raise ReplicaError(f"cannot use the CA file {profile.ca_file}: {exc}") from None
+    try:
+        if per_run is not None:
+            if not args.password_stdin:
+                if not _is_tty(sys.stdin):
+                    raise SignInRequired(
+                        f"no usable keyring ({per_run.reason}), so no token is stored: pass "
+                        "the password with --password-stdin, or run on a terminal"
+                    )
+                print(f"{PROG}: no usable keyring: signing in for this run only", file=ctx.err)
+            password = _read_password(
+                ctx, args, f"Password for {profile.user} at {profile.server_url}: "
+            )
+            try:
+                client.login(profile.user, password, f"{_device_name()} (one run)")
+            except AuthError as exc:
+                raise SignInRequired(f"the server refused the sign-in: {exc}") from None
+        elif token is None:
+            raise SignInRequired(
+                f"not signed in to {profile.server_url} as {profile.user}: run "
+                f"{PROG} login --server {profile.server_url} --user {profile.user}"
+            )
+        yield client
+    finally:
+        if per_run is not None and client.token:
+            with contextlib.suppress(TransportError):
+                client.logout()
+        client.close()
+
+
+# --- login, logout ------------------------------------------------------------------------
+
+
+def _login(ctx: Context, args: argparse.Namespace) -> int:
+    server_url = _server_url(args.server)
+    user = args.user.strip()
+    if not user:
+        raise UsageError("--user: a user name is needed")
+    ca_file = _ca_file(args.ca_file)
+    if not _profile_is_explicit(args):
+        ctx.profile_dir = profile_dir_for(server_url, user)
+    replica = ctx.replica
+    _check_profile_owner(ctx, server_url, user)
+    known_ca = replica.get_meta(CA_FILE_KEY)
+    profile = ServerProfile(server_url, user, ca_file or (Path(known_ca) if known_ca else None))
+    password = _read_password(ctx, args, f"Password for {user} at {server_url}: ")
+    with ServerClient(profile.config()) as client:
+        reply = client.login(user, password, args.device or _device_name())
+        username = reply.user.username
+        try:
+            _check_profile_owner(ctx, server_url, username)
+        except UsageError:
+            with contextlib.suppress(TransportError):
+                client.logout()
+            raise
+        replica.set_meta(SERVER_URL_KEY, server_url)
+        replica.set_meta(USER_KEY, username)
+        if ca_file is not None:
+            replica.set_meta(CA_FILE_KEY, str(ca_file))
+        no_keyring: NoKeyringError | None = None
+        old: str | None = None
+        try:
+            old = credentials.load_token(server_url, username)
+            credentials.save_token(server_url, username, reply.token)
+        except NoKeyringError as exc:
+            no_keyring = exc
+            # The token cannot be kept: do not leave it valid on the server either.
+            with contextlib.suppress(TransportError):
+                client.logout()
+    if old and old != reply.token:
+        _revoke_quietly(profile, old)  # the previous sign-in of this profile
+    with contextlib.suppress(OSError):  # only a convenience for later commands
+        remember_profile(ctx.profile_dir)
+    if ctx.json:
+        ctx.print_json(
+            {
+                "server": server_url,
+                "user": username,
+                "display_name": reply.user.display_name,
+                "role": reply.user.role,
+                "team": reply.user.team,
+                "profile": str(ctx.profile_dir),
+                "token_stored": no_keyring is None,
+                "message": str(no_keyring) if no_keyring else None,
+            }
+        )
+    else:
+        ctx.print(f"Signed in to {server_url} as {username} ({reply.user.display_name}).")
+        ctx.print(f"Profile: {ctx.profile_dir}")
+        ctx.print(f"Next: {PROG} sync")
+    if no_keyring is not None:
+        print(f"{PROG}: warning: {no_keyring}", file=ctx.err)
+    return EXIT_OK
+
+
+def _logout(ctx: Context, args: argparse.Namespace) -> int:
+    replica = ctx.replica
+    url = replica.get_meta(SERVER_URL_KEY)
+    user = replica.user_id
+    result: dict[str, Any] = {
+        "server": url,
+        "user": user,
+        "signed_in": False,
+        "revoked": False,
+        "message": None,
+    }
+    token: str | None = None
+    if url and user:
+        try:
+            token = credentials.load_token(url, user)
+        except NoKeyringError as exc:
+            result["message"] = f"no usable keyring ({exc.reason}): no token is stored"
+    else:
+        result["message"] = f"the profile {ctx.profile_dir} is not signed in to a server"
+    if token is not None and url and user:
+        result["signed_in"] = True
+        profile = _server_profile(ctx)
+        with ServerClient(profile.config(), token) as client:
+            try:
+                client.logout()
+                result["revoked"] = True
+            except AuthError:
+                result["revoked"] = True  # revoked already (elsewhere, or expired)
+            except TransportError as exc:
+                result["message"] = (
+                    f"the token could not be revoked on the server ({exc}); it was removed "
+                    "here, and stays valid on the server until it is revoked there "
+                    "(outpost-server user revoke-token) or the password changes"
+                )
+        credentials.delete_token(url, user)
+    elif url and user and result["message"] is None:
+        result["message"] = f"not signed in to {url} as {user}: nothing to do"
+    if ctx.json:
+        ctx.print_json(result)
+        return EXIT_OK
+    if result["signed_in"]:
+        ctx.print(f"Signed out of {url} ({user}); the token was removed from the keyring.")
+    if result["message"]:
+        prefix = "warning: " if result["signed_in"] else ""
+        print(f"{PROG}: {prefix}{result['message']}", file=ctx.err)
+    return EXIT_OK
+
+
+# --- sync, status -------------------------------------------------------------------------
+
+
+class _Progress:
+    """A one-line progress display on a terminal (``\\r``-rewritten)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.width = 0
+
+    def __call__(self, status: SyncStatus) -> None:
+        if status.state is not SyncState.SYNCING:
+            return
+        total = f" of {status.total:,}" if status.total else ""
+        self._show(f"Syncing… {status.done:,}{total} records pulled")
+
+    def _show(self, text: str) -> None:
+        pad = max(0, self.width - display_width(text))
+        self.stream.write(f"\r{text}{' ' * pad}")
+        self.stream.flush()
+        self.width = display_width(text)
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write(f"\r{' ' * self.width}\r")
+            self.stream.flush()
+            self.width = 0
+
+
+@dataclass(frozen=True)
+class _Counts:
+    pending: int
+    failed: int
+    conflicts: int
+
+
+def _counts(ctx: Context) -> _Counts:
+    with ctx.replica.read() as conn:
+        queued = outbox.counts(conn)
+        conflicts = conn.execute(select(func.count()).select_from(CONFLICTS_TABLE)).scalar_one()
+    return _Counts(queued.get("pending", 0), queued.get("failed", 0), int(conflicts))
+
+
+def _note_sync(ctx: Context, state: str, message: str | None) -> None:
+    replica = ctx.replica
+    with replica.write() as conn:
+        replica.set_meta(SYNC_STATE_KEY, state, conn)
+        replica.set_meta(SYNC_ATTEMPT_KEY, datetime.now(UTC).isoformat(), conn)
+        replica.set_meta(SYNC_MESSAGE_KEY, message or "", conn)
+
+
+def _edits(n: int) -> str:
+    return f"{n} queued edit{'' if n == 1 else 's'}"
+
+
+def _sync(ctx: Context, args: argparse.Namespace) -> int:
+    profile = _server_profile(ctx)
+    progress = _Progress(ctx.err) if not args.quiet and _is_tty(ctx.err) else None
+    report: SyncReport | None = None
+    state, message, code = "ok", None, EXIT_OK
+    try:
+        with _signed_in(ctx, args, profile) as client:
+            engine = SyncEngine(ctx.replica, client)
+            if progress is not None:
+                engine.add_listener(progress)
+            try:
+                report = engine.sync_once()
+            finally:
+                if progress is not None:
+                    progress.clear()
+    except OfflineError as exc:
+        state, message, code = "offline", str(exc), EXIT_OFFLINE
+    except SignInRequired as exc:
+        state, message, code = "needs_sign_in", str(exc), EXIT_AUTH
+    except AuthError as exc:
+        state, code = "needs_sign_in", EXIT_AUTH
+        message = (
+            f"the server no longer accepts this sign-in ({exc}): run {PROG} login "
+            f"--server {profile.server_url} --user {profile.user}"
+        )
+        # The token is dead (revoked, or the password changed): do not keep it.
+        with contextlib.suppress(CredentialError):
+            credentials.delete_token(profile.server_url, profile.user)
+    except CertificateError as exc:
+        state, message, code = "error", f"sync failed: {exc}{CA_FILE_HINT}", EXIT_FAILURE
+    except TransportError as exc:
+        state, message, code = "error", f"sync failed: {exc}", EXIT_FAILURE
+    _note_sync(ctx, state, message)
+    counts = _counts(ctx)
+    if code == EXIT_OK and (counts.conflicts or counts.failed):
+        code = EXIT_CONFLICTS
+    if ctx.json:
+        ctx.print_json(
+            {
+                "result": state,
+                "message": message,
+                "report": None if report is None else _report_to_json(report),
+                "pending": counts.pending,
+                "failed": counts.failed,
+                "conflicts": counts.conflicts,
+                "last_success": ctx.replica.get_meta(LAST_SYNC_KEY),
+                "exit_code": code,
+            }
+        )
+        return code
+    if state == "offline":
+        _error(ctx, f"offline: {message}")
+        print(
+            f"{_edits(counts.pending + counts.failed)} kept; the next sync sends them.",
+            file=ctx.err,
+        )
+    elif state != "ok":
+        _error(ctx, message or state)
+        if counts.pending + counts.failed:
+            print(f"{_edits(counts.pending + counts.failed)} kept.", file=ctx.err)
+    if report is not None and not args.quiet:
+        ctx.print(
+            f"Synced: pushed {report.pushed} ({report.applied} applied, {report.conflicts} "
+            f"conflict{'' if report.conflicts == 1 else 's'}, {report.rejected} rejected), "
+            f"pulled {report.pulled} record{'' if report.pulled == 1 else 's'}."
+        )
+    if code == EXIT_CONFLICTS:
+        if counts.conflicts:
+            print(
+                f"{counts.conflicts} open conflict{'' if counts.conflicts == 1 else 's'}: "
+                f"see {PROG} conflicts list",
+                file=ctx.err,
+            )
+        if counts.failed:
+            print(
+                f"{counts.failed} failed edit{'' if counts.failed == 1 else 's'}: "
+                f"see {PROG} pending",
+                file=ctx.err,
+            )
+    return code
+
+
+def _report_to_json(report: SyncReport) -> dict[str, int]:
+    return {
+        "pushed": report.pushed,
+        "applied": report.applied,
+        "conflicts": report.conflicts,
+        "rejected": report.rejected,
+        "pulled": report.pulled,
+        "pages": report.pages,
+        "requests": report.requests,
+    }
+
+
+def _status(ctx: Context, args: argparse.Namespace) -> int:
+    replica = ctx.replica
+    url = replica.get_meta(SERVER_URL_KEY)
+    user = replica.user_id
+    signed_in = "no"
+    note: str | None = None
+    if url and user:
+        try:
+            signed_in = "yes" if credentials.load_token(url, user) else "no"
+        except NoKeyringError as exc:
+            signed_in, note = "per_run", str(exc)
+    counts = _counts(ctx)
+    last_state = replica.get_meta(SYNC_STATE_KEY) or None
+    last_attempt = replica.get_meta(SYNC_ATTEMPT_KEY) or None
+    last_message = replica.get_meta(SYNC_MESSAGE_KEY) or None
+    last_success = replica.get_meta(LAST_SYNC_KEY) or None
+    cursor = bool(replica.get_meta(CURSOR_KEY))
+    if ctx.json:
+        ctx.print_json(
+            {
+                "profile": str(ctx.profile_dir),
+                "server": url,
+                "user": user,
+                "ca_file": replica.get_meta(CA_FILE_KEY),
+                "signed_in": signed_in,
+                "keyring_problem": note,
+                "last_sync": {"state": last_state, "at": last_attempt, "message": last_message},
+                "last_success": last_success,
+                "pending": counts.pending,
+                "failed": counts.failed,
+                "conflicts": counts.conflicts,
+                "cursor": cursor,
+            }
+        )
+        return EXIT_OK
+    signed = {
+        "yes": "yes (token in the keyring)",
+        "no": f"no: run {PROG} login",
+        "per_run": "password asked on every sync (no usable keyring)",
+    }[signed_in]
+    last = "never"
+    if last_state:
+        last = f"{last_state} at {_local_time(last_attempt)}"
+        if last_message:
+            last += f": {last_message}"
+    lines = [
+        ("Profile", str(ctx.profile_dir)),
+        ("Server", url or "(none)"),
+        ("User", user or "(none)"),
+        ("Signed in", signed if url and user else f"no: run {PROG} login"),
+        ("Last sync", last),
+        ("Last success", _local_time(last_success) if last_success else "never"),
+        ("Pending edits", str(counts.pending)),
+        ("Failed edits", str(counts.failed)),
+        ("Conflicts", str(counts.conflicts)),
+        ("Pull cursor", "yes" if cursor else "none (the first sync downloads everything)"),
+    ]
+    width = max(len(label) for label, _ in lines) + 1
+    for label, value in lines:
+        ctx.print(f"{_pad(label + ':', width)} {value}")
+    return EXIT_OK
+
+
+def _local_time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return format_value(datetime.fromisoformat(iso))
+    except ValueError:
+        return iso
+
+
+# --- conflicts ----------------------------------------------------------------------------
+
+_KIND_HELP = {
+    "field": "both sides changed the same fields",
+    "deleted": "you changed it; it was deleted on the server (or taken away from you)",
+    "delete_vs_change": "you deleted it; it was changed on the server",
+}
+
+
+def _conflict_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a conflict number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("a conflict number is positive")
+    return value
+
+
+def _conflict_title(ctx: Context, info: ConflictInfo) -> str:
+    record = info.server_record or {}
+    title = record.get("name") or record.get("title")
+    if not title:
+        local = ctx.repository(info.entity).get(info.record_id)
+        if local is not None:
+            title = local.values.get("name") or local.values.get("title")
+    return str(title or "")
+
+
+def _conflict_to_json(ctx: Context, info: ConflictInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "entity": info.entity,
+        "record_id": info.record_id,
+        "title": _conflict_title(ctx, info),
+        "kind": info.kind,
+        "server_version": info.server_version,
+        "created_at": info.created_at,
+        "fields": [
+            {
+                "field": f.field,
+                "mine": f.mine,
+                "base": f.base,
+                "theirs": f.theirs,
+                "changed_by": f.changed_by,
+                "changed_at": f.changed_at,
+            }
+            for f in info.fields
+        ],
+        "server_record": info.server_record,
+    }
+
+
+def _wire_text(entity: str, name: str, value: Any) -> str:
+    """A wire-encoded field value as a person reads it."""
+    if value is None:
+        return "(empty)"
+    spec = ENTITIES[entity]
+    if spec.has_field(name):
+        with contextlib.suppress(wire.WireError, ValueError, TypeError):
+            return format_value(wire.decode_value(spec.field(name), value)) or "(empty)"
+    return str(value)
+
+
+def _conflicts_list(ctx: Context, args: argparse.Namespace) -> int:
+    found = list_conflicts(ctx.replica)
+    if ctx.json:
+        ctx.print_json([_conflict_to_json(ctx, c) for c in found])
+        return EXIT_OK
+    if not found:
+        ctx.print("No open conflicts.")
+        return EXIT_OK
+    columns = [
+        Column("ID"),
+        Column("Entity"),
+        Column("Record"),
+        Column("Title", 24),
+        Column("Kind"),
+        Column("Fields", 40),
+        Column("Since"),
+    ]
+    _print_table(
+        ctx,
+        columns,
+        (
+            [
+                str(c.id),
+                c.entity,
+                c.record_id,
+                _conflict_title(ctx, c),
+                c.kind,
+                ", ".join(f.field for f in c.fields),
+                format_value(c.created_at),
+            ]
+            for c in found
+        ),
+    )
+    ctx.print(
+        f"{len(found)} open conflict{'' if len(found) == 1 else 's'}; see {PROG} conflicts show ID"
+    )
+    return EXIT_OK
+
+
+def _conflicts_show(ctx: Context, args: argparse.Namespace) -> int:
+    info = get_conflict(ctx.replica, args.id)
+    if ctx.json:
+        ctx.print_json(_conflict_to_json(ctx, info))
+        return EXIT_OK
+    label = ENTITIES[info.entity].label.lower()
+    title = _conflict_title(ctx, info)
+    named = f"{label} {title} ({info.record_id})" if title else f"{label} {info.record_id}"
+    ctx.print(f"Conflict {info.id}: {named}")
+    ctx.print(f"Kind: {info.kind} — {_KIND_HELP.get(info.kind, info.kind)}")
+    if info.server_version is not None:
+        ctx.print(f"Server version: {info.server_version}")
+    ctx.print(f"Since: {format_value(info.created_at)}")
+    if info.fields:
+        ctx.print()
+        columns = [
+            Column("Field"),
+            Column("Mine", 30),
+            Column("Base", 30),
+            Column("Theirs", 30),
+            Column("Changed by"),
+            Column("Changed at"),
+        ]
+        theirs_gone = info.kind == "deleted"
+        _print_table(
+            ctx,
+            columns,
+            (
+                [
+                    f.field,
+                    _wire_text(info.entity, f.field, f.mine),
+                    _wire_text(info.entity, f.field, f.base),
+                    "(deleted)" if theirs_gone else _wire_text(info.entity, f.field, f.theirs),
+                    f.changed_by or "",
+                    _local_time(f.changed_at),
+                ]
+                for f in info.fields
+            ),
+        )
+    ctx.print()
+    if info.kind == "field":
+        ctx.print(
+            f"Resolve: {PROG} conflicts resolve {info.id} --mine FIELD… --theirs FIELD… "
+            "--set FIELD=VALUE (or --all-mine / --all-theirs)"
+        )
+    else:
+        keep = (
+            "restore it with your values"
+            if info.kind == "deleted"
+            else "take the server's record back"
+        )
+        delete = "let the delete stand" if info.kind == "deleted" else "delete it anyway"
+        ctx.print(
+            f"Resolve: {PROG} conflicts resolve {info.id} --keep ({keep}) or --delete ({delete})"
+        )
+    return EXIT_OK
+
+
+def _conflicts_resolve(ctx: Context, args: argparse.Namespace) -> int:
+    info = get_conflict(ctx.replica, args.id)
+    by_field = bool(
+        args.mine or args.theirs or args.assignments or args.all_mine or args.all_theirs
+    )
+    if info.kind == "field":
+        if args.keep or args.delete:
+            raise UsageError(
+                f"conflict {info.id} is a field conflict: choose per field with --mine, "
+                "--theirs or --set (or --all-mine / --all-theirs), not --keep / --delete"
+            )
+        choices = _field_choices(info, args)
+        mutation_id = resolve_fields(ctx.replica, info.id, choices)
+        resolution = "fields"
+    else:
+        if by_field:
+            raise UsageError(
+                f"conflict {info.id} is a {info.kind} conflict ({_KIND_HELP[info.kind]}): "
+                "resolve it with --keep or --delete"
+            )
+        if not (args.keep or args.delete):
+            raise UsageError(f"conflict {info.id}: say --keep or --delete")
+        if args.keep:
+            mutation_id, resolution = resolve_keep(ctx.replica, info.id), "keep"
+        else:
+            mutation_id, resolution = resolve_delete(ctx.replica, info.id), "delete"
+    if ctx.json:
+        ctx.print_json(
+            {
+                "conflict": info.id,
+                "entity": info.entity,
+                "record_id": info.record_id,
+                "resolution": resolution,
+                "choices": (
+                    {n: _choice_to_json(c) for n, c in choices.items()}
+                    if resolution == "fields"
+                    else None
+                ),
+                "mutation_id": mutation_id,
+            }
+        )
+        return EXIT_OK
+    label = ENTITIES[info.entity].label.lower()
+    ctx.print(f"Resolved conflict {info.id} ({label} {info.record_id}).")
+    if mutation_id:
+        ctx.print(f"Mutation: {mutation_id} (queued; {PROG} sync sends it)")
+    else:
+        ctx.print("Nothing to send: the server's values stand.")
+    return EXIT_OK
+
+
+def _field_choices(info: ConflictInfo, args: argparse.Namespace) -> dict[str, Choice]:
+    """The user's choice for every field of a field conflict (refusing anything else)."""
+    spec = ENTITIES[info.entity]
+    names = [f.field for f in info.fields]
+    choices: dict[str, Choice] = {}
+
+    def choose(name: str, choice: Choice) -> None:
+        if name not in names:
+            raise UsageError(f"{name} is not in conflict {info.id}; its fields: {', '.join(names)}")
+        if name in choices:
+            raise UsageError(f"{name} is chosen more than once")
+        choices[name] = choice
+
+    for name in args.mine:
+        choose(name, "mine")
+    for name in args.theirs:
+        choose(name, "theirs")
+    assignments: list[tuple[str, str]] = args.assignments
+    for name, text in assignments:
+        value = parse_text(spec.field(name), text) if spec.has_field(name) else text
+        choose(name, ("value", value))
+    if args.all_mine or args.all_theirs:
+        for name in names:
+            choices.setdefault(name, "mine" if args.all_mine else "theirs")
+    missing = [n for n in names if n not in choices]
+    if missing:
+        raise UsageError(
+            f"conflict {info.id}: choose a value for {', '.join(missing)} with --mine, "
+            "--theirs or --set FIELD=VALUE (or --all-mine / --all-theirs)"
+        )
+    return choices
+
+
+def _choice_to_json(choice: Choice) -> Any:
+    if isinstance(choice, tuple):
+        return {"value": choice[1]}
+    return choice
+
+
 # --- registration -------------------------------------------------------------------------
 
 
@@ -935,7 +1780,102 @@ def _register_replica(commands: _Commands) -> None:
     commands.command("info", "replica path, schema, client id, counts and integrity check", _info)
 
 
+def _add_password_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (default: ask on "
+        "the terminal)",
+    )
+
+
+def _register_sync(commands: _Commands) -> None:
+    p = commands.command(
+        "login",
+        "sign in to a server: the token goes to the system keyring, the server and user "
+        "into the profile (default profile: that server's and user's own)",
+        _login,
+    )
+    p.add_argument(
+        "--server", metavar="URL", required=True, help="e.g. https://crm.example.com:8750"
+    )
+    p.add_argument("--user", metavar="NAME", required=True)
+    _add_password_option(p)
+    p.add_argument("--ca-file", metavar="PEM", help="trust the server certificates this CA signed")
+    p.add_argument("--device", metavar="NAME", help=f"device name (default: {_device_name()})")
+
+    commands.command(
+        "logout",
+        "revoke this profile's token on the server and remove it from the keyring",
+        _logout,
+    )
+
+    p = commands.command(
+        "sync",
+        "send queued edits and fetch the server's changes (exit 3 offline, 4 conflicts or "
+        "failed edits, 5 sign in again); with no usable keyring the password is asked",
+        _sync,
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress line and no summary")
+    _add_password_option(p)
+
+    commands.command(
+        "status",
+        "server, user, last sync, pending / failed edits, conflicts (no network needed)",
+        _status,
+    )
+
+    group = commands.group("conflicts", "list, show and resolve sync conflicts")
+    group.command("list", "open conflicts, oldest first", _conflicts_list)
+    p = group.command(
+        "show", "one conflict: field, mine, base, theirs, changed by / at", _conflicts_show
+    )
+    p.add_argument("id", metavar="ID", type=_conflict_id)
+    p = group.command(
+        "resolve",
+        "resolve a conflict: per field (--mine / --theirs / --set), or --keep / --delete for "
+        "a deleted record; the result is queued for the next sync",
+        _conflicts_resolve,
+    )
+    p.add_argument("id", metavar="ID", type=_conflict_id)
+    p.add_argument(
+        "--mine", nargs="+", action="extend", default=[], metavar="FIELD", help="keep my value"
+    )
+    p.add_argument(
+        "--theirs",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FIELD",
+        help="take the server's value",
+    )
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        metavar="FIELD=VALUE",
+        action="append",
+        type=_assignment,
+        default=[],
+        help="type in a new value (repeatable; an empty VALUE clears the field)",
+    )
+    every = p.add_mutually_exclusive_group()
+    every.add_argument("--all-mine", action="store_true", help="my value for every other field")
+    every.add_argument(
+        "--all-theirs", action="store_true", help="the server's value for every other field"
+    )
+    deleted = p.add_mutually_exclusive_group()
+    deleted.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the record (mine if deleted there, the server's if I deleted it)",
+    )
+    deleted.add_argument(
+        "--delete", action="store_true", help="let it be deleted (or delete it anyway)"
+    )
+
+
 _REGISTRARS: tuple[Callable[[_Commands], None], ...] = (
+    _register_sync,
     _register_customers,
     _register_contacts,
     _register_followups,

@@ -285,6 +285,9 @@ class SyncEngine:
         on an authentication error: only signing in again helps."""
         backoff = backoff or Backoff()
         while not stop.is_set():
+            # Cleared before the sync, not after: a request_sync() made while it runs (an
+            # edit, "sync now") must start the next sync at once instead of being lost.
+            self._wake.clear()
             try:
                 self.sync_once()
                 backoff.reset()
@@ -295,7 +298,6 @@ class SyncEngine:
                 wait = backoff.next_delay(exc.retry_after)
             except TransportError:
                 wait = backoff.next_delay()
-            self._wake.clear()
             # Either flag ends the wait; set() on stop also wakes us through _wake.
             self._wake.wait(wait)
             if stop.is_set():
@@ -542,18 +544,25 @@ def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
     """Apply one page of the feed (in the caller's transaction, with its cursor)."""
     clean: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in ENTITIES}
     gone: dict[str, list[str]] = {name: [] for name in ENTITIES}
+    flagged = _with_edits_or_conflicts(conn, changes)
     for change in changes:
         spec = ENTITIES[change.entity]
         if change.op != "revoke" and change.record is None:
             raise ProtocolError(f"{change.entity} {change.id}: a change without its record")
-        pending, queued, deleting = _queued_fields(conn, spec.name, change.id)
-        conflicted = _has_conflict(conn, spec.name, change.id)
-        if conflicted:
-            # Fields in an open conflict keep the user's value until they decide.
-            pending |= _conflict_fields(conn, spec.name, change.id)
-        if spec.name == "customer" and change.op != "upsert" and not queued:
-            # Its children go with it: edits queued on them must not vanish silently.
-            queued = _children_have_edits(conn, change.id)
+        pending: set[str] = set()
+        queued = deleting = conflicted = False
+        # Only records the page-wide look-up flagged (and removed customers, whose children
+        # may carry edits) need a closer look; nothing in this loop queues an edit or opens
+        # a conflict for any other record than the one at hand.
+        if (spec.name, change.id) in flagged or (spec.name == "customer" and change.op != "upsert"):
+            pending, queued, deleting = _queued_fields(conn, spec.name, change.id)
+            conflicted = _has_conflict(conn, spec.name, change.id)
+            if conflicted:
+                # Fields in an open conflict keep the user's value until they decide.
+                pending |= _conflict_fields(conn, spec.name, change.id)
+            if spec.name == "customer" and change.op != "upsert" and not queued:
+                # Its children go with it: edits queued on them must not vanish silently.
+                queued = _children_have_edits(conn, change.id)
         if not queued and not conflicted:
             if change.op == "upsert":
                 assert change.record is not None
@@ -573,6 +582,25 @@ def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
     for name in (*CHILD_ENTITIES, "customer"):
         if gone[name]:
             remove_records(conn, name, gone[name], cascade=True)
+
+
+def _with_edits_or_conflicts(conn: Connection, changes: Sequence[ChangeIn]) -> set[tuple[str, str]]:
+    """(entity, id) of the page's records that have queued edits or an open conflict: a few
+    set-wise queries per page instead of two look-ups per change."""
+    ids: dict[str, dict[str, None]] = {}
+    for change in changes:
+        ids.setdefault(change.entity, {})[change.id] = None
+    found: set[tuple[str, str]] = set()
+    for name, unique in ids.items():
+        record_ids = list(unique)
+        found.update((name, r) for r in outbox.records_with_mutations(conn, name, record_ids))
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start : start + 500]
+            stmt = select(_conflicts.c.record_id).where(
+                _conflicts.c.entity == name, _conflicts.c.record_id.in_(chunk)
+            )
+            found.update((name, r) for r in conn.execute(stmt).scalars())
+    return found
 
 
 def _store_clean(conn: Connection, entity: str, records: list[dict[str, Any]]) -> None:

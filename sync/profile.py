@@ -18,6 +18,7 @@ APP_NAME = "Outpost"
 PROFILE_ENV = "OUTPOST_PROFILE"
 LOCAL_PROFILE = "local"
 DEMO_PROFILE = "demo"
+LAST_PROFILE_FILE = "last_profile"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -54,6 +55,31 @@ def resolve_profile_dir(explicit: str | None = None) -> Path:
     if from_env:
         return Path(from_env).expanduser()
     return profiles_root() / LOCAL_PROFILE
+
+
+def remember_profile(profile_dir: Path) -> None:
+    """Note ``profile_dir`` as the last signed-in profile (``outpost-cli login``).
+
+    The pointer file ``last_profile`` in :func:`data_root` holds only the directory's path.
+    """
+    root = data_root()
+    root.mkdir(parents=True, exist_ok=True)
+    pointer = root / LAST_PROFILE_FILE
+    temporary = pointer.with_name(f".{LAST_PROFILE_FILE}.{os.getpid()}")
+    temporary.write_text(f"{profile_dir.expanduser().resolve()}\n", encoding="utf-8")
+    os.replace(temporary, pointer)
+
+
+def last_profile() -> Path | None:
+    """The profile :func:`remember_profile` noted, if the pointer and the directory exist."""
+    try:
+        text = (data_root() / LAST_PROFILE_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text:
+        return None
+    path = Path(text)
+    return path if path.is_dir() else None
 
 
 def demo_profile_dir() -> Path:

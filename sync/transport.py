@@ -59,6 +59,11 @@ class ProtocolError(TransportError):
     """The server's answer does not follow the protocol."""
 
 
+class CertificateError(TransportError):
+    """The server's TLS certificate is not trusted (a company CA: ``ca_file``); retrying
+    does not help, so this is not an :class:`OfflineError`."""
+
+
 class RequestRejected(TransportError):
     """The server refused the request itself (4xx other than the above)."""
 
@@ -243,8 +248,21 @@ class ServerClient:
         except httpx.TimeoutException as exc:
             raise OfflineError(f"the server did not answer in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
+            if _certificate_rejected(exc):
+                raise CertificateError(f"the server's certificate is not trusted: {exc}") from exc
             raise OfflineError(f"cannot reach the server: {exc}") from exc
         return _check(response)
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):  # the ssl error sits a few causes down (httpx <- httpcore <- ssl)
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check(response: httpx.Response) -> Any:
