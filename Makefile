@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint typecheck pytest bench bench-server clean
+.PHONY: run test install lint typecheck pytest bench bench-server bench-sync clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Outpost needs Python 3.11 or newer (set PYTHON=...)")'
@@ -42,6 +42,11 @@ bench: install
 ## devices, exactly-once check. BENCH_ARGS="--scale 0.05 --runs 1" for a quick run.
 bench-server: install
 	$(BIN)/python bench/server_bench.py $(BENCH_ARGS)
+
+## Initial sync of the same data set into an empty replica (records/s, peak client RSS,
+## raw floor), 1,000 queued edits pushed, a sync with nothing to do. Same BENCH_ARGS.
+bench-sync: install
+	$(BIN)/python bench/sync_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

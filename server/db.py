@@ -71,13 +71,25 @@ def create_server_engine(url: str, *, pool_size: int = 10) -> Engine:
         raise ValueError(
             f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
         )
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_conn: Any, _record: Any) -> None:
+        # Times come back in UTC with Python's own UTC tzinfo, which UTCDateTime and the
+        # wire encoding take as is; in a server's local zone every one of the millions a
+        # full pull reads would be converted.
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute("SET TIME ZONE 'UTC'")
+        dbapi_conn.autocommit = autocommit
+
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

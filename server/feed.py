@@ -41,7 +41,7 @@ from server.models import (
     table_of,
 )
 from server.permissions import revocation_clause, visibility_fingerprint, visible_owner_clause
-from server.records import record_to_wire
+from server.records import record_to_wire, wire_columns
 
 _customers = TABLE_BY_ENTITY["customer"]
 _revocations = table_of(Revocation)
@@ -230,23 +230,40 @@ def pull(conn: Connection, account: Account, cursor: str, limit: int) -> PullPag
     ids_in_page: set[str] = set()
     parents_needed: set[str] = set()
 
-    stmt = select(cu).where(cu.c.seq > after, owner_ok)
+    dialect = conn.dialect.name
+    stmt = select(*wire_columns(cu, dialect)).where(cu.c.seq > after, owner_ok)
     if upper is not None:
         stmt = stmt.where(cu.c.seq <= upper)
-    for row in conn.execute(stmt).mappings():
+    for row in conn.execute(stmt).mappings().all():
         found.append((row["seq"], _change("customer", row)))
         ids_in_page.add(row["id"])
 
     for name in CHILD_ENTITIES:
         t = TABLE_BY_ENTITY[name]
+        if account.role is Role.ADMIN:
+            # Everything is visible: no join. PostgreSQL hashed every customer to join a
+            # page of children (a fifth of a full pull's database time); the parents that
+            # must ride along are those changed after the page, usually none.
+            in_page = (t.c.seq > after) if upper is None else t.c.seq.between(after + 1, upper)
+            child_stmt = select(*wire_columns(t, dialect)).where(in_page)
+            for row in conn.execute(child_stmt).mappings().all():
+                found.append((row["seq"], _change(name, row)))
+            if upper is not None:
+                children = select(t.c.customer_id).where(in_page, t.c.deleted.is_(False))
+                parents_needed.update(
+                    conn.execute(
+                        select(cu.c.id).where(cu.c.seq > upper, cu.c.id.in_(children))
+                    ).scalars()
+                )
+            continue
         child_stmt = (
-            select(t, cu.c.seq.label("_parent_seq"))
+            select(*wire_columns(t, dialect), cu.c.seq.label("_parent_seq"))
             .join(cu, cu.c.id == t.c.customer_id)
             .where(t.c.seq > after, owner_ok)
         )
         if upper is not None:
             child_stmt = child_stmt.where(t.c.seq <= upper)
-        for row in conn.execute(child_stmt).mappings():
+        for row in conn.execute(child_stmt).mappings().all():
             found.append((row["seq"], _change(name, row)))
             if not row["deleted"] and upper is not None and row["_parent_seq"] > upper:
                 parents_needed.add(row["customer_id"])
@@ -280,7 +297,9 @@ def pull(conn: Connection, account: Account, cursor: str, limit: int) -> PullPag
     parents_needed -= ids_in_page
     if parents_needed:
         riders = conn.execute(
-            select(cu).where(cu.c.id.in_(sorted(parents_needed))).order_by(cu.c.seq)
+            select(*wire_columns(cu, dialect))
+            .where(cu.c.id.in_(sorted(parents_needed)))
+            .order_by(cu.c.seq)
         ).mappings()
         changes[:0] = [_change("customer", row) for row in riders]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.accounts import Account
@@ -55,6 +55,7 @@ _users = table_of(User)
 _customers = TABLE_BY_ENTITY["customer"]
 
 OPS = ("create", "update", "delete")
+BLOCKED = "blocked"  # rejected only because an earlier edit of the record was
 MAX_BATCH = 500
 
 
@@ -110,10 +111,23 @@ def push(
     fresh = _claim(batch, mutations, results)
     if fresh:
         _lock_and_load(batch, fresh)
+        refused: set[tuple[str, str]] = set()
         for mutation in fresh:
+            key = (mutation.entity, mutation.record_id.lower())
+            if key in refused:
+                # The client holds later edits of a record back until an earlier, rejected
+                # one is dealt with; in one batch the server does it for the client. Not
+                # decided, so not remembered: the same id may come again later.
+                results[mutation.mutation_id] = _rejected_result(
+                    mutation.mutation_id,
+                    BLOCKED,
+                    "an earlier edit of this record in the batch was rejected",
+                )
+                continue
             try:
                 results[mutation.mutation_id] = _apply(batch, mutation)
             except _Rejected as exc:
+                refused.add(key)
                 result: dict[str, Any] = {
                     "mutation_id": mutation.mutation_id,
                     "status": "rejected",
@@ -634,18 +648,28 @@ def _write(
     # the counter row stays locked (and other batches wait) only for the records' writes.
     if batch.audit:
         conn.execute(insert(_audit), batch.audit)
+    blocked = [m.mutation_id for m in mutations if results[m.mutation_id].get("code") == BLOCKED]
+    if blocked:
+        conn.execute(
+            delete(_pushed).where(
+                _pushed.c.client_id == batch.client_id, _pushed.c.mutation_id.in_(blocked)
+            )
+        )
     updates = [
         {"b_client": batch.client_id, "b_mutation": m.mutation_id, "result": results[m.mutation_id]}
         for m in mutations
+        if m.mutation_id not in blocked
     ]
-    conn.execute(
-        update(_pushed)
-        .where(
-            _pushed.c.client_id == _bind("b_client"), _pushed.c.mutation_id == _bind("b_mutation")
+    if updates:
+        conn.execute(
+            update(_pushed)
+            .where(
+                _pushed.c.client_id == _bind("b_client"),
+                _pushed.c.mutation_id == _bind("b_mutation"),
+            )
+            .values(result=_bind("result")),
+            updates,
         )
-        .values(result=_bind("result")),
-        updates,
-    )
     # Latest position of each record in the batch's event order; revocations keep theirs.
     order: dict[Any, int] = {}
     for position, (kind, payload) in enumerate(batch.events):

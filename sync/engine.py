@@ -21,9 +21,11 @@ unless the user has edits of it: then it becomes a conflict the user decides.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -32,17 +34,18 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from sync import outbox, search, wire
+from sync import ingest, outbox, search, wire
 from sync.outbox import Mutation
-from sync.replica import Replica, store_server_rows
+from sync.replica import Replica, defer_indexes, restore_indexes
 from sync.replica_models import CONFLICTS_TABLE, OUTBOX_TABLE, RESYNC_SEEN_TABLE, TABLE_BY_ENTITY
-from sync.schema import CUSTOMER, ENTITIES, EntitySpec
+from sync.schema import CUSTOMER, ENTITIES, EntitySpec, FieldKind
 from sync.transport import (
     AuthError,
     ChangeIn,
     MutationResultIn,
     OfflineError,
     ProtocolError,
+    PullReply,
     RequestRejected,
     ResyncRequired,
     ServerClient,
@@ -176,6 +179,10 @@ class SyncEngine:
         except (ProtocolError, RequestRejected, TransportError) as exc:
             self._announce(SyncStatus(SyncState.ERROR, message=str(exc)))
             raise
+        except Exception as exc:  # a local failure (disk full, a bug): never stay "syncing"
+            log.exception("sync failed")
+            self._announce(SyncStatus(SyncState.ERROR, message=f"sync failed: {exc}"))
+            raise
         report.requests = self.client.requests - before
         self.replica.set_meta(LAST_SYNC_KEY, datetime.now(UTC).isoformat())
         self._announce(SyncStatus(SyncState.ONLINE, done=report.pulled))
@@ -242,30 +249,78 @@ class SyncEngine:
     # --- pull ---------------------------------------------------------------------------
 
     def _pull_all(self, report: SyncReport) -> None:
-        while True:
-            cursor = self.replica.get_meta(CURSOR_KEY) or ""
-            try:
-                page = self.client.pull(cursor, self.pull_limit)
-            except ResyncRequired:
-                log.warning("the server asks for a full resync")
-                with self.replica.write() as conn:
-                    start_resync(conn, self.replica)
-                continue
+        # While a page is applied, the next one is already asked for (its cursor came with
+        # the page): the server prepares it as we write. The replica sees pages one by one
+        # as before: a page is applied only after the one before it committed with its
+        # cursor, and a failed request of the next page raises only once we come to it,
+        # so a failure loses or skips nothing.
+        ahead: _Prefetch | None = None
+        self._defer_indexes_if_empty()
+        try:
+            while True:
+                cursor = self.replica.get_meta(CURSOR_KEY) or ""
+                asked, ahead = ahead, None
+                try:
+                    if asked is not None and asked.cursor == cursor:
+                        page = asked.result()
+                    else:
+                        if asked is not None:
+                            asked.discard()
+                        page = self.client.pull(cursor, self.pull_limit)
+                except ResyncRequired:
+                    log.warning("the server asks for a full resync")
+                    with self.replica.write() as conn:
+                        start_resync(conn, self.replica)
+                    continue
+                if page.has_more:
+                    ahead = _Prefetch(self.client, page.cursor, self.pull_limit)
+                self._apply_page(page, report)
+                if not page.has_more:
+                    return
+        except BaseException:
+            self._restore_indexes()
+            raise
+        finally:
+            if ahead is not None:
+                ahead.discard()  # never leave a request running on the client
+
+    def _defer_indexes_if_empty(self) -> None:
+        """An initial sync into an empty replica loads its tables without their secondary
+        indexes; the page that ends the pull builds them (:func:`sync.replica.defer_indexes`).
+        Cut short by an error they are built at once, by a kill when the replica is next
+        opened: they are missing only while the initial sync runs."""
+        if self.replica.get_meta(CURSOR_KEY):
+            return
+        with self.replica.write() as conn:
+            tables = (*TABLE_BY_ENTITY.values(), _outbox)
+            if not any(
+                conn.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {t.name})").scalar()
+                for t in tables
+            ):
+                defer_indexes(conn)
+
+    def _restore_indexes(self) -> None:
+        try:
             with self.replica.write() as conn:
-                apply_pull_page(conn, page.changes)
-                resyncing = self.replica.get_meta(RESYNC_KEY) == "1"
-                if resyncing:
-                    mark_seen(conn, page.changes)
-                    if not page.has_more:
-                        finish_resync(conn, self.replica)
-                self.replica.set_meta(CURSOR_KEY, page.cursor, conn)
-            report.pulled += len(page.changes)
-            report.pages += 1
-            self._announce(
-                SyncStatus(SyncState.SYNCING, done=report.pulled), recount=not page.has_more
-            )
+                restore_indexes(conn)
+        except Exception:  # the error that stopped the pull matters more
+            log.exception("cannot build the replica's indexes now; the next start will")
+
+    def _apply_page(self, page: PullReply, report: SyncReport) -> None:
+        """One page and its cursor in one transaction."""
+        with self.replica.write() as conn:
+            apply_pull_page(conn, page.changes)
+            resyncing = self.replica.get_meta(RESYNC_KEY) == "1"
+            if resyncing:
+                mark_seen(conn, page.changes)
+                if not page.has_more:
+                    finish_resync(conn, self.replica)
             if not page.has_more:
-                return
+                restore_indexes(conn)
+            self.replica.set_meta(CURSOR_KEY, page.cursor, conn)
+        report.pulled += len(page.changes)
+        report.pages += 1
+        self._announce(SyncStatus(SyncState.SYNCING, done=report.pulled), recount=not page.has_more)
 
     # --- background loop ----------------------------------------------------------------
 
@@ -298,10 +353,49 @@ class SyncEngine:
                 wait = backoff.next_delay(exc.retry_after)
             except TransportError:
                 wait = backoff.next_delay()
-            # Either flag ends the wait; set() on stop also wakes us through _wake.
-            self._wake.wait(wait)
+            # Wait for the interval, a request_sync() or the stop, whichever comes first.
+            deadline = time.monotonic() + wait
+            while not stop.is_set() and not self._wake.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wake.wait(min(remaining, 0.25))
             if stop.is_set():
                 return
+
+
+class _Prefetch:
+    """One pull request running in a thread of its own while the engine applies the page
+    before it. The client is used by one thread at a time: the engine does not touch it
+    until :meth:`result` or :meth:`discard` has waited for the request to end."""
+
+    def __init__(self, client: ServerClient, cursor: str, limit: int) -> None:
+        self.cursor = cursor
+        self._reply: PullReply | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(client, cursor, limit), name="outpost-pull", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, client: ServerClient, cursor: str, limit: int) -> None:
+        try:
+            self._reply = client.pull(cursor, limit)
+        except BaseException as exc:  # handed to the engine's thread by result()
+            self._error = exc
+
+    def result(self) -> PullReply:
+        """The page, or the error the request ended with (raised here, as if the request
+        had been made now)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._reply is not None
+        return self._reply
+
+    def discard(self) -> None:
+        """Wait for the request to end and forget its answer."""
+        self._thread.join()
 
 
 @dataclass
@@ -330,11 +424,14 @@ class Backoff:
 def apply_push_result(conn: Connection, mutation: Mutation, result: MutationResultIn) -> None:
     """Apply the server's answer to one pushed mutation (in the caller's transaction)."""
     if result.status == "rejected":
+        # "blocked": refused only because an earlier edit of the record in the batch was;
+        # it stays pending behind that one (and goes again once that is dealt with).
+        blocked = result.code == "blocked"
         conn.execute(
             update(_outbox)
             .where(_outbox.c.seq == mutation.seq)
             .values(
-                status="failed",
+                status="pending" if blocked else "failed",
                 attempts=_outbox.c.attempts + 1,
                 last_error=f"{result.code}: {result.message}"[:500],
             )
@@ -533,11 +630,46 @@ def record_conflict(
 
 
 def decode_record(spec: EntitySpec, record: Mapping[str, Any]) -> dict[str, Any]:
-    """A wire record (every field) as Python values; :class:`ProtocolError` if malformed."""
+    """A wire record (every field) as Python values; :class:`ProtocolError` if malformed
+    (a value of the wrong type, a missing required value, an unknown choice, too long)."""
     try:
-        return {f.name: wire.decode_value(f, record.get(f.name)) for f in spec.fields}
+        decoded = {f.name: wire.decode_value(f, record.get(f.name)) for f in spec.fields}
     except wire.WireError as exc:
         raise ProtocolError(f"malformed {spec.name} from the server: {exc}") from None
+    not_null, choices, lengths = _record_rules(spec.name)
+    problems = [f"{n} is missing" for n in not_null if decoded[n] is None]
+    problems += [
+        f"{n}: {decoded[n]!r} is not one of {', '.join(sorted(allowed))}"
+        for n, allowed in choices
+        if decoded[n] is not None and decoded[n] not in allowed
+    ]
+    problems += [
+        f"{n}: longer than {limit} characters"
+        for n, limit in lengths
+        if isinstance(decoded[n], str) and len(decoded[n]) > limit
+    ]
+    if problems:
+        raise ProtocolError(f"malformed {spec.name} from the server: {problems[0]}")
+    return decoded
+
+
+@functools.cache
+def _record_rules(
+    entity: str,
+) -> tuple[tuple[str, ...], tuple[tuple[str, frozenset[str]], ...], tuple[tuple[str, int], ...]]:
+    """What a pulled record must satisfy beyond its types, so that a schema-invalid reply is
+    a :class:`ProtocolError` rather than a database error or a bad value stored: fields
+    that may not be null, enum fields with their choices, text fields with their limit."""
+    spec = ENTITIES[entity]
+    table = TABLE_BY_ENTITY[entity]
+    not_null = tuple(f.name for f in spec.fields if f.required or not table.c[f.name].nullable)
+    choices = tuple((f.name, frozenset(f.choices)) for f in spec.fields if f.choices)
+    lengths = tuple(
+        (f.name, f.max_length)
+        for f in spec.fields
+        if f.max_length is not None and f.kind is not FieldKind.TAGS
+    )
+    return not_null, choices, lengths
 
 
 def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
@@ -566,10 +698,9 @@ def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
         if not queued and not conflicted:
             if change.op == "upsert":
                 assert change.record is not None
-                record = decode_record(spec, change.record)
-                if record["id"] != change.id:
+                if change.record.get("id") != change.id:
                     raise ProtocolError(f"{change.entity} {change.id}: record id differs")
-                clean[spec.name][change.id] = record
+                clean[spec.name][change.id] = change.record  # checked as it is stored
                 gone[spec.name] = [i for i in gone[spec.name] if i != change.id]
             else:
                 clean[spec.name].pop(change.id, None)
@@ -587,24 +718,35 @@ def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
 def _with_edits_or_conflicts(conn: Connection, changes: Sequence[ChangeIn]) -> set[tuple[str, str]]:
     """(entity, id) of the page's records that have queued edits or an open conflict: a few
     set-wise queries per page instead of two look-ups per change."""
+    found: set[tuple[str, str]] = set()
+    tables = [
+        t.name
+        for t in (_outbox, _conflicts)
+        if conn.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {t.name})").scalar()
+    ]
+    if not tables:
+        return found  # nothing queued, no conflict: the usual case of a long pull
     ids: dict[str, dict[str, None]] = {}
     for change in changes:
         ids.setdefault(change.entity, {})[change.id] = None
-    found: set[tuple[str, str]] = set()
     for name, unique in ids.items():
         record_ids = list(unique)
-        found.update((name, r) for r in outbox.records_with_mutations(conn, name, record_ids))
         for start in range(0, len(record_ids), 500):
-            chunk = record_ids[start : start + 500]
-            stmt = select(_conflicts.c.record_id).where(
-                _conflicts.c.entity == name, _conflicts.c.record_id.in_(chunk)
-            )
-            found.update((name, r) for r in conn.execute(stmt).scalars())
+            chunk = (name, *record_ids[start : start + 500])
+            marks = ", ".join("?" * (len(chunk) - 1))
+            for table in tables:
+                sql = f"SELECT record_id FROM {table} WHERE entity = ? AND record_id IN ({marks})"
+                found.update((name, r) for r in conn.exec_driver_sql(sql, chunk).scalars())
     return found
 
 
 def _store_clean(conn: Connection, entity: str, records: list[dict[str, Any]]) -> None:
-    store_server_rows(conn, entity, records)
+    """Store pulled records without local edits: wire values go straight to their stored
+    form (:mod:`sync.ingest`), checked by the same rules as :func:`decode_record`."""
+    try:
+        ingest.store_wire_records(conn, entity, records)
+    except wire.WireError as exc:
+        raise ProtocolError(f"malformed {entity} from the server: {exc}") from None
 
 
 def _merge_pulled(

@@ -21,9 +21,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,11 @@ from sqlalchemy import (
     Connection,
     Date,
     Engine,
-    bindparam,
     create_engine,
+    delete,
     event,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -162,6 +162,7 @@ class Replica:
         engine = create_replica_engine(path)
         try:
             with engine.connect().execution_options(outpost_begin="IMMEDIATE") as conn:
+                restore_indexes(conn)  # left out by an initial sync that was cut short
                 migrations.upgrade(conn, before_upgrade=before_upgrade)
             return cls(path, engine)
         except (DatabaseError, sqlite3.DatabaseError) as exc:
@@ -299,59 +300,148 @@ class Replica:
 def store_server_rows(conn: Connection, entity_name: str, batch: list[dict[str, Any]]) -> int:
     """:meth:`Replica.store_server_records` in the caller's transaction."""
     spec = entity(entity_name)
-    table = TABLE_BY_ENTITY[spec.name]
     ids = [r["id"] for r in batch]
     queued = records_with_mutations(conn, spec.name, ids)
     if queued:
         raise PendingEditsError(spec.name, queued)
     names = [f.name for f in spec.fields]
-    rows: list[dict[str, Any]] = []
+    encoders = [_sqlite_value_encoder(TABLE_BY_ENTITY[spec.name].c[n]) for n in names]
+    rows: list[list[Any]] = []
     for record in batch:
-        row = {name: record.get(name) for name in names}
-        row["base"] = None  # the record now equals the server's version
-        if row.get("tags") is None and spec.has_field("tags"):
-            row["tags"] = []
+        values = {name: record.get(name) for name in names}
+        if values.get("tags") is None and spec.has_field("tags"):
+            values["tags"] = []
+        row = [enc(values[n]) for enc, n in zip(encoders, names, strict=True)]
+        row.append(None)  # base: the record now equals the server's version
         if spec is CUSTOMER:
-            row.update(search.customer_search_columns(row))
+            derived = search.customer_search_columns(values)
+            row += [derived[n] for n in search.DERIVED_COLUMNS]
         rows.append(row)
-    existing: dict[str, Any] = {}
-    key = table.c.row_id if spec is CUSTOMER else table.c.id
-    extra = [table.c.search_text] if spec is CUSTOMER else []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for found in conn.execute(select(table.c.id, key, *extra).where(table.c.id.in_(chunk))):
-            existing[found[0]] = found
-    new_rows = [r for r in rows if r["id"] not in existing]
-    old_rows = [r for r in rows if r["id"] in existing]
-    if spec is CUSTOMER:
-        top: int = conn.execute(text("SELECT coalesce(max(row_id), 0) FROM customers")).scalar_one()
-        if new_rows:
-            _insert_many(conn, table, new_rows)
-            search.index_rows_after(conn, int(top))
-        if old_rows:
-            search.unindex_rows(
-                conn, [(existing[r["id"]][1], existing[r["id"]][2]) for r in old_rows]
-            )
-            for r in old_rows:
-                r["_row_id"] = existing[r["id"]][1]
-            conn.execute(
-                update(table).where(table.c.row_id == bindparam("_row_id")),
-                [
-                    {k: v for k, v in r.items() if k != "id"} | {"_row_id": r["_row_id"]}
-                    for r in old_rows
-                ],
-            )
-            for r in old_rows:
-                search.index_row(conn, r["_row_id"], r["search_text"])
-    else:
-        if new_rows:
-            _insert_many(conn, table, new_rows)
-        if old_rows:
-            conn.execute(
-                update(table).where(table.c.id == bindparam("_id")),
-                [{k: v for k, v in r.items() if k != "id"} | {"_id": r["id"]} for r in old_rows],
-            )
+    write_stored_rows(conn, spec.name, rows)
     return len(rows)
+
+
+@cache
+def stored_columns(entity_name: str) -> tuple[str, ...]:
+    """The columns of a server record's row as :func:`write_stored_rows` takes it: every
+    field of the entity in schema order, ``base``, then (customers) the derived search
+    columns."""
+    spec = entity(entity_name)
+    derived = search.DERIVED_COLUMNS if spec is CUSTOMER else ()
+    return (*(f.name for f in spec.fields), "base", *derived)
+
+
+def write_stored_rows(conn: Connection, entity_name: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert or overwrite server records given in their stored form (SQLite values in the
+    order of :func:`stored_columns`), keeping the search index in step. The caller has made
+    sure none of them has queued local edits."""
+    spec = entity(entity_name)
+    table = TABLE_BY_ENTITY[spec.name].name
+    columns = stored_columns(spec.name)
+    id_at = columns.index("id")
+    is_customer = spec is CUSTOMER
+    existing: dict[str, Any] = {}
+    found_columns = "id, row_id, search_text" if is_customer else "id"
+    for start in range(0, len(rows), 500):
+        chunk = tuple(r[id_at] for r in rows[start : start + 500])
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT {found_columns} FROM {table} WHERE id IN ({marks})"
+        for found in conn.exec_driver_sql(sql, chunk):
+            existing[found[0]] = found
+    new_rows = [tuple(r) for r in rows if r[id_at] not in existing]
+    old_rows = [r for r in rows if r[id_at] in existing]
+    top = 0
+    if is_customer and new_rows:
+        top = conn.exec_driver_sql("SELECT coalesce(max(row_id), 0) FROM customers").scalar_one()
+    if new_rows:
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", new_rows
+        )
+        if is_customer:
+            search.index_rows_after(conn, int(top))
+    if old_rows:
+        if is_customer:
+            search.unindex_rows(
+                conn, [(existing[r[id_at]][1], existing[r[id_at]][2]) for r in old_rows]
+            )
+        others = [i for i in range(len(columns)) if i != id_at]
+        assignments = ", ".join(f"{columns[i]} = ?" for i in others)
+        conn.exec_driver_sql(
+            f"UPDATE {table} SET {assignments} WHERE id = ?",
+            [(*(r[i] for i in others), r[id_at]) for r in old_rows],
+        )
+        if is_customer:
+            text_at = columns.index("search_text")
+            conn.exec_driver_sql(
+                f"INSERT INTO {search.FTS_TABLE}(rowid, search_text) VALUES (?, ?)",
+                [(existing[r[id_at]][1], r[text_at]) for r in old_rows],
+            )
+
+
+# --- indexes during an initial sync -------------------------------------------------------
+
+DEFERRED_INDEXES_KEY = "deferred_indexes"
+
+
+def defer_indexes(conn: Connection) -> int:
+    """Drop the record tables' secondary indexes for a bulk load (an initial sync into an
+    empty replica), in the caller's transaction; their SQL is kept in replica meta in that
+    same transaction, and :func:`restore_indexes` builds them again.
+
+    Kept up row by row, the indexes on customer ids, dates, owners and sort keys were
+    two-fifths of an initial sync's local work (random inserts into ever larger B-trees,
+    written again at every commit); built once at the end from the full tables they cost
+    a few seconds. Unique indexes stay: they guard the data and serve the look-ups by id.
+    Returns how many were dropped.
+    """
+    statements: list[str] = []
+    for table in TABLE_BY_ENTITY.values():
+        # index_list: (seq, name, unique, origin, partial); origin "c" = CREATE INDEX
+        for _, name, unique, origin, *_ in conn.exec_driver_sql(
+            f"PRAGMA index_list({table.name})"
+        ).all():
+            if unique or origin != "c":
+                continue
+            sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+            ).scalar()
+            if sql:
+                statements.append(str(sql))
+                conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    if statements:
+        known = _deferred_statements(conn)
+        Replica._upsert_meta(conn, DEFERRED_INDEXES_KEY, _json_dumps([*known, *statements]))
+    return len(statements)
+
+
+def restore_indexes(conn: Connection) -> int:
+    """Build the indexes :func:`defer_indexes` dropped (in the caller's transaction if it
+    has one, else in one of its own); returns how many. Nothing to do is one query."""
+    if conn.in_transaction():
+        return _restore_indexes(conn)
+    with conn.begin():
+        return _restore_indexes(conn)
+
+
+def _restore_indexes(conn: Connection) -> int:
+    has_meta = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_meta.name,)
+    ).first()
+    if has_meta is None:
+        return 0  # a new file: nothing was ever deferred
+    statements = _deferred_statements(conn)
+    for sql in statements:
+        conn.exec_driver_sql(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+    if statements:
+        log.info("built %d indexes left out during an initial sync", len(statements))
+        conn.execute(delete(_meta).where(_meta.c.key == DEFERRED_INDEXES_KEY))
+    return len(statements)
+
+
+def _deferred_statements(conn: Connection) -> list[str]:
+    raw = conn.execute(select(_meta.c.value).where(_meta.c.key == DEFERRED_INDEXES_KEY)).scalar()
+    return [str(sql) for sql in orjson.loads(raw)] if raw else []
 
 
 def _sqlite_value_encoder(column: Any) -> Callable[[Any], Any]:
@@ -362,7 +452,7 @@ def _sqlite_value_encoder(column: Any) -> Callable[[Any], Any]:
     """
     type_ = column.type
     if isinstance(type_, UTCDateTime):
-        return lambda v: None if v is None else v.astimezone(UTC).strftime(_SQLITE_DATETIME)
+        return lambda v: None if v is None else _sqlite_datetime(v)
     if isinstance(type_, Money):
         return lambda v: None if v is None else type_.process_bind_param(v, _SQLITE_DIALECT)
     if isinstance(type_, Boolean):
@@ -374,18 +464,12 @@ def _sqlite_value_encoder(column: Any) -> Callable[[Any], Any]:
     return lambda v: v
 
 
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+def _sqlite_datetime(value: datetime) -> str:
+    """SQLAlchemy's SQLite text for an aware time: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 _SQLITE_DIALECT = sqlite_dialect.dialect()
-
-
-def _insert_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    names = list(rows[0])
-    columns = [table.c[n] for n in names]
-    encoders = [_sqlite_value_encoder(c) for c in columns]
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    conn.exec_driver_sql(
-        sql, [tuple(enc(row[n]) for enc, n in zip(encoders, names, strict=True)) for row in rows]
-    )
 
 
 def _root_message(exc: BaseException) -> str:

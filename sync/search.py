@@ -21,6 +21,7 @@ here. Every write of a customer row goes through the functions at the end of thi
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -284,6 +285,9 @@ def _digits(phone: str | None) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch.isdigit())
 
 
+DERIVED_COLUMNS = ("name_sort", "company_sort", "search_text")
+
+
 def customer_search_columns(values: Mapping[str, Any]) -> dict[str, str]:
     """The derived columns of a customer row: ``name_sort``, ``company_sort``, ``search_text``.
 
@@ -402,3 +406,11 @@ def check_index(conn: Connection) -> None:
 
 def rebuild_index(conn: Connection) -> None:
     conn.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"))
+
+
+# pypinyin's dictionaries are some 190,000 long-lived objects, and the caches above hold up
+# to 65,536 entries each: every full garbage collection walked all of them, which cost an
+# initial sync (millions of objects made and dropped) several seconds. Frozen, the
+# collector leaves them, and whatever else the process has loaded by now, alone: they live
+# as long as the process anyway.
+gc.freeze()

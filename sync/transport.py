@@ -19,10 +19,10 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError
 
 from sync import __version__, wire
 from sync.outbox import Mutation
@@ -93,13 +93,21 @@ class LoginReply(_Strict):
     user: UserInfo
 
 
+if TYPE_CHECKING:
+    WireRecord = dict[str, Any]
+else:
+    # Checked to be a JSON object, not copied key by key: a page holds thousands of
+    # records, and the engine checks each field itself (``engine.decode_record``).
+    WireRecord = InstanceOf[dict]
+
+
 class ChangeIn(_Strict):
     seq: int
     entity: Literal["customer", "contact", "follow_up", "deal"]
     id: str = Field(min_length=36, max_length=36)
     op: Literal["upsert", "delete", "revoke"]
     version: int | None
-    record: dict[str, Any] | None
+    record: WireRecord | None
 
 
 class PullReply(_Strict):

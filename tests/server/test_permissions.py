@@ -162,6 +162,18 @@ def expect_rejected(results: list[dict[str, Any]], code: str) -> None:
         assert result["status"] == "rejected" and result["code"] == code, result
 
 
+def expect_batch_rejected(
+    mutations: list[dict[str, Any]], results: list[dict[str, Any]], code: str
+) -> None:
+    """The first mutation of each record is rejected with ``code``; later ones of the same
+    record in the batch are held back as ``blocked``."""
+    seen: set[tuple[str, str]] = set()
+    for mutation, result in zip(mutations, results, strict=True):
+        key = (mutation["entity"], mutation["record_id"])
+        expect_rejected([result], "blocked" if key in seen else code)
+        seen.add(key)
+
+
 def set_role(server: LiveServer, username: str, role: Role, team: str | None = None) -> None:
     write_transaction(server.engine, lambda conn: accounts.set_role(conn, username, role, team))
 
@@ -287,7 +299,17 @@ def test_sales_cannot_write_another_salespersons_records(server: LiveServer) -> 
         a1.delete("deal", theirs["deal"], 1),
         a1.update("contact", mine["contact"], 1, {"customer_id": (cid, mine["customer"])}),
     ]
-    expect_rejected(a1.push(attempts), "forbidden")
+    results = a1.push(attempts)
+    # In one batch, later edits of a record already refused are held back ("blocked").
+    first_of_record = {}
+    for m, r in zip(attempts, results, strict=True):
+        first_of_record.setdefault((m["entity"], m["record_id"]), r["mutation_id"])
+    expect_rejected(
+        [r for r in results if r["mutation_id"] in first_of_record.values()], "forbidden"
+    )
+    expect_rejected(
+        [r for r in results if r["mutation_id"] not in first_of_record.values()], "blocked"
+    )
     # Each on its own as well: a rejection must not depend on its batch neighbours.
     for mutation in attempts:
         mutation["mutation_id"] = a1.next_mutation_id()
@@ -359,7 +381,7 @@ def test_manager_writes_own_team_only_and_admin_writes_all(server: LiveServer) -
         m1.update("deal", other["deal"], 1, {"stage": ("won", "initial")}),
         m1.delete("contact", other["contact"], 1),
     ]
-    expect_rejected(m1.push(attempts), "forbidden")
+    expect_batch_rejected(attempts, m1.push(attempts), "forbidden")
     assert snapshot(server, other) == before
     # And the other way round.
     expect_rejected(

@@ -277,3 +277,25 @@ def test_audit_log_records_old_and_new_values(server: LiveServer) -> None:
     ]
     assert rows[0].changes["city"] == [None, "南京"]
     assert rows[1].changes == {"city": ["南京", "无锡"], "level": [None, "B"]}
+
+
+def test_an_edit_behind_a_rejected_one_in_the_batch_is_held_back_not_decided(
+    server: LiveServer,
+) -> None:
+    """The second edit of a record whose first edit was refused is answered ``blocked`` and
+    not remembered: pushed again on its own later, it is applied."""
+    s1 = server.login("s1")
+    cid, _ = s1.new_customer("被拦", city="杭州")
+    refused = s1.update("customer", cid, 1, {"status": ("nonsense", "lead")})
+    held = s1.update("customer", cid, 1, {"city": ("无锡", "杭州")})
+    other_id, _ = s1.new_customer("无关")
+    other = s1.update("customer", other_id, 1, {"city": ("宁波", None)})
+    results = s1.push([refused, held, other])
+    assert [(r["status"], r.get("code")) for r in results] == [
+        ("rejected", "invalid"),
+        ("rejected", "blocked"),
+        ("applied", None),
+    ]
+    assert _record(s1, "customer", cid)["record"]["city"] == "杭州"
+    assert s1.push_one(held)["status"] == "applied"
+    assert _record(s1, "customer", cid)["record"]["city"] == "无锡"
