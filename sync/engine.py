@@ -21,7 +21,6 @@ unless the user has edits of it: then it becomes a conflict the user decides.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import threading
@@ -38,7 +37,7 @@ from sync import ingest, outbox, search, wire
 from sync.outbox import Mutation
 from sync.replica import Replica, defer_indexes, restore_indexes
 from sync.replica_models import CONFLICTS_TABLE, OUTBOX_TABLE, RESYNC_SEEN_TABLE, TABLE_BY_ENTITY
-from sync.schema import CUSTOMER, ENTITIES, EntitySpec, FieldKind
+from sync.schema import CUSTOMER, ENTITIES, EntitySpec
 from sync.transport import (
     AuthError,
     ChangeIn,
@@ -60,7 +59,11 @@ _conflicts = CONFLICTS_TABLE
 CURSOR_KEY = "pull_cursor"
 LAST_SYNC_KEY = "last_sync_at"
 PUSH_BATCH = 200
-PULL_LIMIT = 2000
+# The server's largest page. Against 2,000, an initial sync of 800,000 records pays the
+# fixed costs of a page (request, page boundary, transaction) 161 times instead of 401:
+# about a tenth faster, for the same peak memory; a page's transaction holds the write
+# lock for a few hundred milliseconds at most.
+PULL_LIMIT = 5000
 CHILD_ENTITIES = tuple(name for name, spec in ENTITIES.items() if spec.parent == "customer")
 
 
@@ -631,45 +634,14 @@ def record_conflict(
 
 def decode_record(spec: EntitySpec, record: Mapping[str, Any]) -> dict[str, Any]:
     """A wire record (every field) as Python values; :class:`ProtocolError` if malformed
-    (a value of the wrong type, a missing required value, an unknown choice, too long)."""
+    (a value of the wrong type, a missing required value, an unknown choice, too long:
+    :func:`sync.ingest.record_rules`, the same rules the fast path of a pull applies)."""
     try:
         decoded = {f.name: wire.decode_value(f, record.get(f.name)) for f in spec.fields}
+        ingest.check_rules(spec.name, decoded)
     except wire.WireError as exc:
         raise ProtocolError(f"malformed {spec.name} from the server: {exc}") from None
-    not_null, choices, lengths = _record_rules(spec.name)
-    problems = [f"{n} is missing" for n in not_null if decoded[n] is None]
-    problems += [
-        f"{n}: {decoded[n]!r} is not one of {', '.join(sorted(allowed))}"
-        for n, allowed in choices
-        if decoded[n] is not None and decoded[n] not in allowed
-    ]
-    problems += [
-        f"{n}: longer than {limit} characters"
-        for n, limit in lengths
-        if isinstance(decoded[n], str) and len(decoded[n]) > limit
-    ]
-    if problems:
-        raise ProtocolError(f"malformed {spec.name} from the server: {problems[0]}")
     return decoded
-
-
-@functools.cache
-def _record_rules(
-    entity: str,
-) -> tuple[tuple[str, ...], tuple[tuple[str, frozenset[str]], ...], tuple[tuple[str, int], ...]]:
-    """What a pulled record must satisfy beyond its types, so that a schema-invalid reply is
-    a :class:`ProtocolError` rather than a database error or a bad value stored: fields
-    that may not be null, enum fields with their choices, text fields with their limit."""
-    spec = ENTITIES[entity]
-    table = TABLE_BY_ENTITY[entity]
-    not_null = tuple(f.name for f in spec.fields if f.required or not table.c[f.name].nullable)
-    choices = tuple((f.name, frozenset(f.choices)) for f in spec.fields if f.choices)
-    lengths = tuple(
-        (f.name, f.max_length)
-        for f in spec.fields
-        if f.max_length is not None and f.kind is not FieldKind.TAGS
-    )
-    return not_null, choices, lengths
 
 
 def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
@@ -701,7 +673,8 @@ def apply_pull_page(conn: Connection, changes: Sequence[ChangeIn]) -> None:
                 if change.record.get("id") != change.id:
                     raise ProtocolError(f"{change.entity} {change.id}: record id differs")
                 clean[spec.name][change.id] = change.record  # checked as it is stored
-                gone[spec.name] = [i for i in gone[spec.name] if i != change.id]
+                if gone[spec.name]:
+                    gone[spec.name] = [i for i in gone[spec.name] if i != change.id]
             else:
                 clean[spec.name].pop(change.id, None)
                 gone[spec.name].append(change.id)

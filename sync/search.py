@@ -282,7 +282,12 @@ def _company_terms(company: str) -> tuple[str, ...]:
 def _digits(phone: str | None) -> str:
     if not phone:
         return ""
+    if phone.isascii():  # the usual case: NFKC changes nothing, digits are 0-9
+        return phone.translate(_ASCII_NON_DIGITS)
     return "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch.isdigit())
+
+
+_ASCII_NON_DIGITS = {c: None for c in range(128) if not chr(c).isdigit()}
 
 
 DERIVED_COLUMNS = ("name_sort", "company_sort", "search_text")

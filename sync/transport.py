@@ -19,10 +19,11 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from sync import __version__, wire
 from sync.outbox import Mutation
@@ -101,10 +102,14 @@ else:
     WireRecord = InstanceOf[dict]
 
 
-class ChangeIn(_Strict):
+@pydantic_dataclass(frozen=True, slots=True, config=ConfigDict(extra="ignore"))
+class ChangeIn:
+    """One change of a pulled page: a slotted dataclass rather than a model, since a page
+    holds thousands (a model is three objects for the garbage collector to visit)."""
+
     seq: int
     entity: Literal["customer", "contact", "follow_up", "deal"]
-    id: str = Field(min_length=36, max_length=36)
+    id: Annotated[str, Field(min_length=36, max_length=36)]
     op: Literal["upsert", "delete", "revoke"]
     version: int | None
     record: WireRecord | None
