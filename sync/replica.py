@@ -431,11 +431,24 @@ def _restore_indexes(conn: Connection) -> int:
     if has_meta is None:
         return 0  # a new file: nothing was ever deferred
     statements = _deferred_statements(conn)
-    for sql in statements:
-        conn.exec_driver_sql(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
-    if statements:
-        log.info("built %d indexes left out during an initial sync", len(statements))
-        conn.execute(delete(_meta).where(_meta.c.key == DEFERRED_INDEXES_KEY))
+    if not statements:
+        return 0
+    # CREATE INDEX sorts in as much memory as the page cache may take, and with temp_store
+    # MEMORY its spills stay in memory too: building an 800,000-record replica's indexes
+    # took the process 45 MB above its peak during the sync. A small cache and spills to a
+    # temporary file keep it flat, and were not slower.
+    cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    temp_store = conn.exec_driver_sql("PRAGMA temp_store").scalar_one()
+    conn.exec_driver_sql("PRAGMA cache_size = -8000")
+    conn.exec_driver_sql("PRAGMA temp_store = FILE")
+    try:
+        for sql in statements:
+            conn.exec_driver_sql(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+    finally:
+        conn.exec_driver_sql(f"PRAGMA temp_store = {int(temp_store)}")
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")
+    log.info("built %d indexes left out during an initial sync", len(statements))
+    conn.execute(delete(_meta).where(_meta.c.key == DEFERRED_INDEXES_KEY))
     return len(statements)
 
 
