@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 from sqlalchemy import Connection, text
 
 START = "\x02"
@@ -120,8 +119,30 @@ def _toneless(syllable: str) -> str:
 
 
 @cache
+def _pinyin_dicts() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
+    """pypinyin's character and phrase dictionaries, loaded on first use: importing them
+    takes about a third of a second, which the desktop app's start should not pay."""
+    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+
+    # Some 190,000 long-lived objects, plus the caches below (up to 65,536 entries each):
+    # every full garbage collection walked all of them, which cost an initial sync
+    # (millions of objects made and dropped) several seconds. Frozen, the collector
+    # leaves them, and whatever else the process has loaded by now, alone: they live as
+    # long as the process anyway.
+    gc.freeze()
+    return PINYIN_DICT, PHRASES_DICT
+
+
+def warm_up() -> None:
+    """Load the pinyin dictionaries now (e.g. in a background thread after start), so the
+    first Chinese name typed or searched does not wait for them."""
+    _pinyin_dicts()
+    _longest_phrase_by_first_char()
+
+
+@cache
 def _char_syllable(ch: str) -> str:
-    readings = PINYIN_DICT.get(ord(ch))
+    readings = _pinyin_dicts()[0].get(ord(ch))
     # A character pypinyin does not know stands for itself, so that syllables stay one
     # per character.
     return ch if readings is None else _toneless(readings.split(",")[0])
@@ -130,7 +151,7 @@ def _char_syllable(ch: str) -> str:
 @lru_cache(maxsize=1)
 def _longest_phrase_by_first_char() -> dict[str, int]:
     longest: dict[str, int] = {}
-    for phrase in PHRASES_DICT:
+    for phrase in _pinyin_dicts()[1]:
         if 1 < len(phrase) <= _MAX_PHRASE and len(phrase) > longest.get(phrase[0], 1):
             longest[phrase[0]] = len(phrase)
     return longest
@@ -138,7 +159,7 @@ def _longest_phrase_by_first_char() -> dict[str, int]:
 
 @lru_cache(maxsize=65536)
 def _phrase_syllables(phrase: str) -> tuple[str, ...] | None:
-    readings = PHRASES_DICT.get(phrase)
+    readings = _pinyin_dicts()[1].get(phrase)
     if readings is None or len(readings) != len(phrase):
         return None
     return tuple(_toneless(r[0]) for r in readings)
@@ -148,12 +169,13 @@ def _phrase_syllables(phrase: str) -> tuple[str, ...] | None:
 def _run_syllables(run: str) -> tuple[str, ...]:
     out: list[str] = []
     longest = _longest_phrase_by_first_char()
+    phrases = _pinyin_dicts()[1]
     i, n = 0, len(run)
     while i < n:
         # Forward maximum matching against pypinyin's phrase dictionary, as its own
         # segmenter does (重庆 chong-qing, 银行 yin-hang), at a fifth of its cost.
         for length in range(min(longest.get(run[i], 1), n - i), 1, -1):
-            if run[i : i + length] in PHRASES_DICT:
+            if run[i : i + length] in phrases:
                 phrase = _phrase_syllables(run[i : i + length])
                 if phrase is not None:
                     out.extend(phrase)
@@ -411,11 +433,3 @@ def check_index(conn: Connection) -> None:
 
 def rebuild_index(conn: Connection) -> None:
     conn.execute(text(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"))
-
-
-# pypinyin's dictionaries are some 190,000 long-lived objects, and the caches above hold up
-# to 65,536 entries each: every full garbage collection walked all of them, which cost an
-# initial sync (millions of objects made and dropped) several seconds. Frozen, the
-# collector leaves them, and whatever else the process has loaded by now, alone: they live
-# as long as the process anyway.
-gc.freeze()
