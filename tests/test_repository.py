@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sync import outbox, wire
 from sync.outbox import list_mutations
 from sync.replica import PendingEditsError, Replica
-from sync.repository import Filter, HasChildrenError, RecordNotFoundError, Sort
+from sync.repository import Filter, HasChildrenError, ListQuery, RecordNotFoundError, Sort
 from sync.schema import new_record_id
 from sync.validation import ValidationError
 
@@ -292,3 +292,140 @@ def test_two_threads_write_at_once_without_database_locked(replica: Replica) -> 
     assert len(rows) == 160
     counters = [int(m.mutation_id.rsplit(":", 1)[1]) for m in rows]
     assert counters == list(range(1, 161))  # gap-free and in commit order
+
+
+# --- sync state and long lists ------------------------------------------------------------
+
+
+def open_conflict(replica: Replica, record_id: str) -> None:
+    with replica.write() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO conflicts (entity, record_id, kind, fields, created_at) "
+                "VALUES ('customer', :id, 'field', '[]', '2026-11-01 00:00:00.000000')"
+            ),
+            {"id": record_id},
+        )
+
+
+def fail_edits(replica: Replica, record_id: str, reason: str = "refused") -> None:
+    with replica.write() as conn:
+        conn.execute(
+            text("UPDATE outbox SET status = 'failed', last_error = :e WHERE record_id = :id"),
+            {"id": record_id, "e": reason},
+        )
+
+
+def test_sync_state_conflict_before_failed_before_pending(replica: Replica) -> None:
+    synced, pending, failed, conflicted, both = (server_customer(name=n) for n in "ABCDE")
+    replica.store_server_records("customer", [synced, pending, failed, conflicted, both])
+    for r in (pending, failed, conflicted, both):
+        replica.customers.update(r["id"], {"city": "上海"})
+    fail_edits(replica, failed["id"])
+    fail_edits(replica, both["id"])
+    open_conflict(replica, conflicted["id"])
+    open_conflict(replica, both["id"])
+
+    states = {r["name"]: r.sync_state for r in replica.customers.query()}
+    assert states == {
+        "A": "synced",
+        "B": "pending",
+        "C": "failed",
+        "D": "conflict",
+        "E": "conflict",
+    }
+    for state, names in {"conflict": {"D", "E"}, "failed": {"C"}, "synced": {"A"}}.items():
+        found = replica.customers.query(filters=[Filter("sync_state", "eq", state)])
+        assert {r["name"] for r in found} == names
+    assert (
+        replica.customers.count(filters=[Filter("sync_state", "in", ["conflict", "failed"])]) == 3
+    )
+
+
+def list_customers(replica: Replica, count: int) -> list[dict[str, Any]]:
+    """``count`` server customers with repeated names, missing values, and a few tombstones."""
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    records = [
+        server_customer(
+            name=["张三", "李四", "王五", "Alice", "赵六"][i % 5],
+            company=None if i % 4 == 0 else f"公司{i % 7}",
+            level=None if i % 3 == 0 else "ABCD"[i % 4],
+            owner_id=["u1", "u2", None][i % 3],
+            next_follow_up_at=None if i % 2 else when.replace(day=1 + i % 28),
+        )
+        for i in range(count)
+    ]
+    replica.store_server_records("customer", records)
+    return records
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [
+        None,
+        Sort("name", descending=True),
+        Sort("company"),
+        Sort("level"),
+        Sort("level", descending=True),
+        Sort("next_follow_up_at"),
+        Sort("next_follow_up_at", descending=True),
+        Sort("owner_id"),
+    ],
+)
+def test_list_windows_page_the_whole_list_in_order(replica: Replica, sort: Sort | None) -> None:
+    records = list_customers(replica, 60)
+    for r in records[5:60:9]:  # deleted here, not yet confirmed: tombstones
+        replica.customers.delete(r["id"])
+    frame = replica.customers.list_frame(ListQuery(sort=sort))
+    assert frame.tombstones is not None and len(frame.tombstones) == 7  # read by index
+    assert frame.count == replica.customers.count() == 53
+
+    pages = [replica.customers.list_window(frame, ("name",), o, 7) for o in range(0, 60, 7)]
+    listed = [row.id for page in pages for row in page]
+    ordered = replica.customers.query(sort=[sort or Sort("name")], limit=100)
+    assert len(listed) == 53 and sorted(listed) == sorted(r.id for r in ordered)
+    key = (sort or Sort("name")).field
+    values = {r.id: r[key] for r in ordered}
+    shown = [values[i] for i in listed]
+    present = [v for v in shown if v is not None]
+    if key in ("name", "company"):  # pinyin order (no company: first), as query() sorts
+        assert shown == [r[key] for r in ordered]
+    else:
+        assert present == sorted(present, reverse=bool(sort and sort.descending))
+        assert shown[len(present) :] == [None] * (len(shown) - len(present))  # nulls last
+    for i, rid in enumerate(listed):
+        assert replica.customers.list_position(frame, rid) == i
+    assert replica.customers.list_position(frame, records[5]["id"]) is None  # deleted
+
+
+def test_list_filters_search_and_row_values(replica: Replica) -> None:
+    list_customers(replica, 30)
+    mine = replica.customers.create({"name": "张三丰", "mobile": "139 0000 1111", "level": "A"})
+    query = ListQuery(filters=(Filter("level", "eq", "A"),), sort=Sort("name"))
+    frame = replica.customers.list_frame(query)
+    assert frame.tombstones is None  # filtered: paged over the matching rows
+    assert frame.count == replica.customers.count(filters=[Filter("level", "eq", "A")]) == 6
+    rows = replica.customers.list_window(frame, ("name", "level", "mobile"), 0, 100)
+    assert len(rows) == 6 and {r.values[1] for r in rows} == {"A"}
+    by_query = replica.customers.query(filters=[Filter("level", "eq", "A")])
+    assert [r.values[0] for r in rows] == [r["name"] for r in by_query]  # pinyin order
+    found = replica.customers.list_frame(ListQuery(search="zsf"))
+    assert found.count == 1
+    (row,) = replica.customers.list_window(found, ("name", "mobile"), 0, 10)
+    assert row.id == mine.record_id and row.values == ("张三丰", "139 0000 1111")
+    assert row.sync_state == "pending" and row.sync_error is None
+    fail_edits(replica, mine.record_id, "name taken")
+    (row,) = replica.customers.list_window(found, ("name",), 0, 10)
+    assert (row.sync_state, row.sync_error) == ("failed", "name taken")
+    assert replica.customers.list_position(found, mine.record_id) == 0
+    assert replica.customers.list_position(frame, mine.record_id) is not None
+    assert replica.customers.list_window(found, ("name",), 1, 10) == []
+    with pytest.raises(ValueError):
+        replica.customers.list_window(found, ("no_such_field",), 0, 10)
+    with pytest.raises(ValueError):
+        replica.follow_ups.list_frame(ListQuery())
+
+
+def test_distinct_values_lists_owners(replica: Replica) -> None:
+    list_customers(replica, 9)
+    assert replica.customers.distinct_values("owner_id") == ["u1", "u2"]
