@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint typecheck pytest bench bench-server bench-sync clean
+.PHONY: run test install lint typecheck pytest bench bench-server bench-sync bench-app translations translations-update clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Outpost needs Python 3.11 or newer (set PYTHON=...)")'
@@ -18,8 +18,18 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Start Outpost on the embedded default with the demo account.
-run: install
+run: install translations
 	$(BIN)/outpost --demo
+
+## Compile the Qt translations (.ts → .qm, next to their sources; not committed).
+translations: install
+	$(BIN)/pyside6-lrelease -silent resources/translations/outpost_zh_CN.ts \
+		-qm resources/translations/outpost_zh_CN.qm
+
+## After changing texts in app/: add new texts to the .ts file (then translate them).
+translations-update: install
+	$(BIN)/pyside6-lupdate -silent -no-obsolete -locations none app/*.py \
+		-ts resources/translations/outpost_zh_CN.ts
 
 ## The whole test suite: lint, type check, every test (PostgreSQL ones when
 ## OUTPOST_TEST_PG_URL is set; .ci/run always sets it).
@@ -47,6 +57,10 @@ bench-server: install
 ## raw floor), 1,000 queued edits pushed, a sync with nothing to do. Same BENCH_ARGS.
 bench-sync: install
 	$(BIN)/python bench/sync_bench.py $(BENCH_ARGS)
+
+## The desktop app on a 100,000-customer replica: launch to list painted, search latency.
+bench-app: install translations
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/app_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,76 +1,96 @@
-"""``outpost``: the desktop app's entry point.
-
-The window itself arrives with the desktop-app issue (#5). Until then ``outpost --demo``
-prepares the demo profile — a local replica with demo customers, contacts, follow-ups
-and deals — and says how to browse it with ``outpost-cli``.
-"""
+"""``outpost``: the desktop app's entry point."""
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from pathlib import Path
+import time
 
-from sync import __version__
-from sync.profile import PROFILE_ENV, demo_profile_dir, profiles_root
+_STARTED_AT = time.perf_counter()  # before the heavy imports: --measure-startup counts them
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from sync import __version__  # noqa: E402
+from sync.profile import PROFILE_ENV, demo_profile_dir, profiles_root  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outpost",
-        description="Outpost: an offline-first desktop CRM.",
-        epilog=f"Profiles live under {profiles_root()} unless --profile or {PROFILE_ENV} "
-        "says otherwise.",
+        description=(
+            "Outpost: an offline-first desktop CRM. Opens the last profile straight from "
+            "its local database (no server needed to start and work) and syncs in the "
+            "background; the first run asks you to sign in."
+        ),
+        epilog=(
+            f"Profiles live under {profiles_root()} unless --profile or {PROFILE_ENV} says "
+            f"otherwise. The demo profile is {demo_profile_dir()}."
+        ),
     )
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="open the demo profile (created and filled with demo data on first use)",
+        help="start an embedded sync server on SQLite (127.0.0.1) with demo data and open "
+        "the demo profile, signed in as the demo salesperson",
     )
     parser.add_argument("--profile", metavar="DIR", help="profile directory to open")
+    parser.add_argument(
+        "--work-offline",
+        action="store_true",
+        help="start with File → Work offline on (no sync attempts) for this run",
+    )
+    parser.add_argument(
+        "--lang",
+        choices=("system", "zh_CN", "en"),
+        help="UI language for this run (default: the one chosen in Settings)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also log to standard error, in more detail"
+    )
+    parser.add_argument(
+        "--measure-startup",
+        action="store_true",
+        help="for benchmarks: print 'startup-ms N' once the customer list has painted, then quit",
+    )
     parser.add_argument("--version", action="version", version=f"Outpost {__version__}")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.demo:
-        from sync.demo_data import seed_replica
-        from sync.replica import Replica, ReplicaError
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtWidgets import QApplication
 
-        profile = Path(args.profile) if args.profile else demo_profile_dir()
-        try:
-            with Replica.open(profile) as replica:
-                created = seed_replica(replica)
-                customers = replica.customers.count()
-                first = replica.customers.query(limit=1)
-                example = _initials(first[0]["name"]) if first else "zs"
-        except ReplicaError as exc:
-            print(f"outpost: {exc}", file=sys.stderr)
-            return 1
-        verb = f"created with {created} demo records" if created else "ready"
-        print(f"Outpost {__version__}: demo profile {verb} at {profile} ({customers} customers).")
-        print("The desktop window is not built yet (issue #5). Browse the demo data meanwhile:")
-        print(f'  outpost-cli --profile "{profile}" customers list --search {example}')
-        print(f'  outpost-cli --profile "{profile}" customers list --status active --sort name')
-        print(f'  outpost-cli --profile "{profile}" info')
-        return 0
-    profile = args.profile or os.environ.get(PROFILE_ENV)
-    print(
-        f"Outpost {__version__}: the desktop window is not built yet (issue #5). "
-        "Run `outpost --demo` to prepare the demo profile"
-        + (f", or use `outpost-cli --profile {profile}`." if profile else ".")
+    from app import i18n
+    from app.application import Options, run
+    from app.log_setup import setup_logging
+    from app.settings import APPLICATION, ORGANIZATION, Preferences
+    from app.style import apply_style
+
+    log_file = setup_logging(verbose=args.verbose)
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QCoreApplication.setApplicationVersion(__version__)
+    QGuiApplication.setDesktopFileName("outpost")
+    qapp = QApplication(sys.argv[:1])
+    qapp.setWindowIcon(QIcon.fromTheme("x-office-address-book"))
+    prefs = Preferences()
+    i18n.install_translators(qapp, args.lang or prefs.language)
+    apply_style(qapp)
+    import logging
+
+    logging.getLogger(__name__).info("Outpost %s starting; log file %s", __version__, log_file)
+    profile = args.profile or os.environ.get(PROFILE_ENV, "").strip() or None
+    options = Options(
+        demo=args.demo,
+        profile=Path(profile).expanduser() if profile else None,
+        work_offline=args.work_offline,
+        measure_startup=args.measure_startup,
+        started_at=_STARTED_AT,
     )
-    return 0
-
-
-def _initials(name: str) -> str:
-    from sync.search import has_han, pinyin_syllables
-
-    if has_han(name):
-        return "".join(s[0] for s in pinyin_syllables(name))
-    return "".join(word[0] for word in name.lower().split())
+    return run(options)
 
 
 if __name__ == "__main__":
