@@ -82,7 +82,7 @@ class SignInDialog(QDialog):
         self._busy = False
         self.setWindowTitle(self.tr("Sign in to Outpost"))
         self.setModal(True)
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(520)
 
         heading = QLabel(self.tr("Sign in to your company's Outpost server"))
         font = heading.font()
