@@ -2,8 +2,10 @@
 
 Anki-style: ``run_in_background(parent, work, on_done, on_error)`` runs ``work()`` in a
 thread of its own and calls ``on_done(result)`` or ``on_error(exc)`` back in the GUI
-thread. The thread is parented to ``parent`` and :func:`wait_for_background` waits for
-every call still running, so closing a window never leaves a thread behind.
+thread. Calls are kept in a module-level registry (not Qt children: a QObject that deletes
+itself from its own slot while Python still holds it can be freed twice) until their
+results are delivered; :func:`wait_for_background` waits for every call still running for
+an owner, so closing a window never leaves a thread behind.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
+
+# Every call from start until its results were delivered, with its owner.
+_RUNNING: dict[BackgroundCall, QObject] = {}
 
 
 class _Call(QObject):
@@ -42,8 +47,8 @@ class BackgroundCall(QObject):
     sig_done = Signal(object)
     sig_failed = Signal(object)
 
-    def __init__(self, work: Callable[[], Any], parent: QObject) -> None:
-        super().__init__(parent)
+    def __init__(self, work: Callable[[], Any]) -> None:
+        super().__init__()
         self._thread = QThread(self)
         self._thread.setObjectName("outpost-background")
         self._call = _Call(work)
@@ -69,14 +74,18 @@ class BackgroundCall(QObject):
         self._thread.quit()
         self._thread.wait()
         self.sig_done.emit(result)
-        self.deleteLater()
+        self._forget()
 
     @Slot(object)
     def _finish_error(self, exc: object) -> None:
         self._thread.quit()
         self._thread.wait()
         self.sig_failed.emit(exc)
-        self.deleteLater()
+        self._forget()
+
+    def _forget(self) -> None:
+        # Dropped on the next turn of the event loop, not inside its own slot.
+        QTimer.singleShot(0, lambda: _RUNNING.pop(self, None))
 
 
 def run_in_background(
@@ -87,7 +96,8 @@ def run_in_background(
 ) -> BackgroundCall:
     """Run ``work()`` in a thread; call ``on_done(result)`` or ``on_error(exc)`` in the GUI
     thread afterwards."""
-    call = BackgroundCall(work, parent)
+    call = BackgroundCall(work)
+    _RUNNING[call] = parent
     call.sig_done.connect(on_done)
     call.sig_failed.connect(on_error)
     call.start()
@@ -96,6 +106,6 @@ def run_in_background(
 
 def wait_for_background(parent: QObject, msecs: int = 30_000) -> None:
     """Wait for every background call parented to ``parent`` (at shutdown)."""
-    for call in parent.findChildren(BackgroundCall):
-        if call.is_running() and not call.wait(msecs):
+    for call, owner in list(_RUNNING.items()):
+        if owner is parent and call.is_running() and not call.wait(msecs):
             log.warning("a background call did not end within %d ms", msecs)
