@@ -83,6 +83,13 @@ class PullResponse(BaseModel):
     changes: list[Change]
     cursor: str = Field(description="Opaque; pass it to the next pull")
     has_more: bool
+    remaining: int | None = Field(
+        default=None,
+        ge=0,
+        description="Only with count=true: the changes visible to this account after the "
+        "request's cursor, this page's included (customers riding along at the start of a "
+        "page, before their own place in the feed, are not counted)",
+    )
 
 
 class FieldChangeBody(BaseModel):

@@ -425,6 +425,14 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         engine: EngineDep,
         cursor: Annotated[str, Query(max_length=1000)] = "",
         limit: Annotated[int, Query(ge=1, le=feed.MAX_PAGE)] = feed.DEFAULT_PAGE,
+        count: Annotated[
+            bool,
+            Query(
+                description="Also answer ``remaining``: how many changes this account may "
+                "see after ``cursor`` (this page's included). Costs one COUNT when more "
+                "pages follow: ask on the first page of a sync only."
+            ),
+        ] = False,
     ) -> Response:
         """The changes after ``cursor`` that this account may see, oldest first."""
         try:
@@ -433,11 +441,18 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
                     # One snapshot for the whole page (SQLite read transactions are one).
                     conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
-                    page = feed.pull(conn, login[0], cursor, limit)
+                    page = feed.pull(conn, login[0], cursor, limit, count=count)
         except feed.CursorError as exc:
             status = 400 if exc.code == "invalid_cursor" else 410
             raise ApiError(status, exc.code, exc.message) from None
-        return _json({"changes": page.changes, "cursor": page.cursor, "has_more": page.has_more})
+        body: dict[str, Any] = {
+            "changes": page.changes,
+            "cursor": page.cursor,
+            "has_more": page.has_more,
+        }
+        if page.remaining is not None:
+            body["remaining"] = page.remaining
+        return _json(body)
 
     @app.post(
         "/api/v1/sync/push",

@@ -29,7 +29,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    func,
+    select,
+    union_all,
+    update,
+)
 
 from server.accounts import Account, Role
 from server.models import (
@@ -68,6 +77,10 @@ class PullPage:
     changes: list[dict[str, Any]]
     cursor: str
     has_more: bool
+    # With ``count``: the visible changes after the request's cursor, this page's included
+    # (the customers riding along at the start of a page are not counted: they come again
+    # at their own place). None when not asked for.
+    remaining: int | None = None
 
 
 def take_change_numbers(conn: Connection, count: int) -> int:
@@ -170,15 +183,20 @@ def decode_cursor(cursor: str, server: str, account: Account) -> int:
     return seq
 
 
-def _visible_seq_selects(account: Account, after: int, limit: int) -> list[Select[Any]]:
-    """One ``SELECT seq`` per stream (four entities and the revocations), each bounded."""
+def _visible_seq_selects(account: Account, after: int, limit: int | None) -> list[Select[Any]]:
+    """One ``SELECT seq`` per stream (four entities and the revocations), each bounded by
+    ``limit`` (in change order) unless it is None."""
+
+    def bounded(stmt: Select[Any], seq: Any) -> Select[Any]:
+        return stmt if limit is None else stmt.order_by(seq).limit(limit)
+
     selects: list[Select[Any]] = []
     cu = _customers
     selects.append(
-        select(cu.c.seq)
-        .where(cu.c.seq > after, visible_owner_clause(account, cu.c.owner_id))
-        .order_by(cu.c.seq)
-        .limit(limit)
+        bounded(
+            select(cu.c.seq).where(cu.c.seq > after, visible_owner_clause(account, cu.c.owner_id)),
+            cu.c.seq,
+        )
     )
     for name in CHILD_ENTITIES:
         t = TABLE_BY_ENTITY[name]
@@ -187,16 +205,31 @@ def _visible_seq_selects(account: Account, after: int, limit: int) -> list[Selec
             stmt = stmt.join(cu, cu.c.id == t.c.customer_id).where(
                 visible_owner_clause(account, cu.c.owner_id)
             )
-        selects.append(stmt.order_by(t.c.seq).limit(limit))
+        selects.append(bounded(stmt, t.c.seq))
     rv = _revocations
     selects.append(
-        select(rv.c.seq)
-        .join(cu, cu.c.id == rv.c.customer_id)
-        .where(rv.c.seq > after, revocation_clause(account, cu.c.owner_id))
-        .order_by(rv.c.seq)
-        .limit(limit)
+        bounded(
+            select(rv.c.seq)
+            .join(cu, cu.c.id == rv.c.customer_id)
+            .where(rv.c.seq > after, revocation_clause(account, cu.c.owner_id)),
+            rv.c.seq,
+        )
     )
     return selects
+
+
+def count_after(conn: Connection, account: Account, after: int) -> int:
+    """How many changes the account may see after change number ``after``: the page's own
+    filters, unbounded. One COUNT per stream, summed in one statement."""
+    counts = [
+        select(func.count()).select_from(s.subquery()).scalar_subquery()
+        for s in _visible_seq_selects(account, after, None)
+    ]
+    total: ColumnElement[Any] = counts[0]
+    for part in counts[1:]:
+        total = total + part
+    found: int = conn.execute(select(total)).scalar_one()
+    return found
 
 
 def _page_boundary(conn: Connection, account: Account, after: int, limit: int) -> int | None:
@@ -208,8 +241,12 @@ def _page_boundary(conn: Connection, account: Account, after: int, limit: int) -
     return boundary
 
 
-def pull(conn: Connection, account: Account, cursor: str, limit: int) -> PullPage:
-    """One page of the account's feed after ``cursor``, in change order."""
+def pull(
+    conn: Connection, account: Account, cursor: str, limit: int, *, count: bool = False
+) -> PullPage:
+    """One page of the account's feed after ``cursor``, in change order. With ``count``,
+    also how many visible changes lie after ``cursor`` (:attr:`PullPage.remaining`), read
+    in the page's snapshot."""
     server = server_id(conn)
     after = decode_cursor(cursor, server, account)
     committed: int = conn.execute(select(_counter.c.value).where(_counter.c.id == 1)).scalar_one()
@@ -303,10 +340,16 @@ def pull(conn: Connection, account: Account, cursor: str, limit: int) -> PullPag
         ).mappings()
         changes[:0] = [_change("customer", row) for row in riders]
 
+    remaining: int | None = None
+    if count:
+        # On the last page the page itself is what remains (riders come only on pages
+        # with more to follow): no COUNT for a sync with little or nothing to do.
+        remaining = count_after(conn, account, after) if has_more else len(found)
+
     # At the end of the feed every number up to the committed counter value is committed
     # (commit order), so the next pull may start there and skip others' changes.
     last = upper if upper is not None else max(after, committed)
-    return PullPage(changes, encode_cursor(server, last, account), has_more)
+    return PullPage(changes, encode_cursor(server, last, account), has_more, remaining)
 
 
 def _change(entity: str, row: Any) -> dict[str, Any]:

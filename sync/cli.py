@@ -15,6 +15,7 @@ Examples::
     outpost-cli customers edit ID --set email=zhang@example.com --set level=A
     outpost-cli --json customers show ID
     outpost-cli pending
+    outpost-cli pending discard 7      # drop a failed edit (or: pending retry 7)
     outpost-cli sync
     outpost-cli conflicts list
     outpost-cli conflicts resolve 3 --mine phone --theirs city
@@ -35,7 +36,8 @@ Exit codes:
 
 * 0 — success.
 * 1 — the command failed: no record with that id, a customer that still has contacts,
-  follow-ups or deals (use ``--cascade``), a replica that cannot be opened or written.
+  follow-ups or deals (use ``--cascade``), a replica that cannot be opened or written, no
+  failed edit with that number to discard or retry.
 * 2 — usage error: bad options or arguments, or invalid field values (each printed on
   stderr as ``field: message``); nothing was written. Also a ``login`` into a profile
   that belongs to another user or server.
@@ -63,7 +65,6 @@ import getpass
 import json
 import os
 import re
-import socket
 import ssl
 import sys
 import unicodedata
@@ -74,21 +75,37 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import DatabaseError
 
 from sync import __version__, credentials, outbox, wire
+from sync.account import (
+    CA_FILE_KEY,
+    SERVER_URL_KEY,
+    ProfileMismatchError,
+    ServerProfile,
+    check_ca_file,
+    check_profile_owner,
+    device_name,
+    normalize_server_url,
+    revoke_quietly,
+    server_profile,
+    sign_in,
+)
 from sync.conflicts import (
     Choice,
     ConflictError,
     ConflictInfo,
+    DiscardResult,
+    FailedEditError,
+    discard_failed,
     get_conflict,
     list_conflicts,
     resolve_delete,
     resolve_fields,
     resolve_keep,
+    retry_failed,
 )
 from sync.credentials import CredentialError, NoKeyringError
 from sync.engine import CURSOR_KEY, LAST_SYNC_KEY, SyncEngine, SyncReport, SyncState, SyncStatus
@@ -119,7 +136,6 @@ from sync.transport import (
     CertificateError,
     OfflineError,
     ServerClient,
-    ServerConfig,
     TransportError,
 )
 from sync.validation import FieldError, ValidationError, clean_values, parse_text
@@ -279,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         ReplicaError,
         ReplicaTooNewError,
         ConflictError,
+        FailedEditError,
         CredentialError,
     ) as exc:
         _error(ctx, str(exc))
@@ -358,6 +375,13 @@ class _Commands:
         parser = self._parser(name, help_text, aliases)
         parser.set_defaults(handler=handler)
         return parser
+
+    def command_with_actions(self, name: str, help_text: str, handler: Handler) -> _Commands:
+        """A command that runs ``handler`` alone and may also be given a subcommand
+        (``pending`` lists, ``pending discard ID`` discards)."""
+        parser = self.command(name, help_text, handler)
+        sub = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=False)
+        return _Commands(sub, self._common)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -910,6 +934,82 @@ def _pending(ctx: Context, args: argparse.Namespace) -> int:
     )
     failed = sum(m.status == "failed" for m in mutations)
     ctx.print(f"{len(mutations)} queued, {failed} failed")
+    if failed:
+        ctx.print(
+            f"A failed edit holds back later edits of its record: {PROG} pending discard SEQ "
+            f"(back to the server's version) or {PROG} pending retry SEQ (send it again)"
+        )
+    return EXIT_OK
+
+
+def _edit_key(text: str) -> int | str:
+    """An outbox seq (a number) or a mutation id."""
+    text = text.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("give the edit's Seq or its mutation id")
+    return int(text) if text.isdigit() else text
+
+
+def _ids_to_json(ids: Mapping[str, frozenset[str]]) -> dict[str, list[str]]:
+    return {entity: sorted(found) for entity, found in ids.items()}
+
+
+def _discard_to_json(result: DiscardResult) -> dict[str, Any]:
+    return {
+        "mutation_id": result.mutation_id,
+        "entity": result.entity,
+        "record_id": result.record_id,
+        "op": result.op,
+        "discarded": list(result.discarded),
+        "kept": list(result.kept),
+        "changed": _ids_to_json(result.changed),
+        "removed": _ids_to_json(result.removed),
+    }
+
+
+def _pending_discard(ctx: Context, args: argparse.Namespace) -> int:
+    result = discard_failed(ctx.replica, args.id)
+    if ctx.json:
+        ctx.print_json(_discard_to_json(result))
+        return EXIT_OK
+    label = ENTITIES[result.entity].label.lower()
+    ctx.print(f"Discarded the failed {result.op} of {label} {result.record_id}.")
+    also = result.discarded[1:]
+    if also:
+        ctx.print(f"Discarded with it: {', '.join(also)}")
+    if result.removed:
+        for entity, ids in sorted(result.removed.items()):
+            names = ENTITIES[entity].label.lower()
+            for record_id in sorted(ids):
+                ctx.print(f"Removed {names} {record_id} (the server does not have it)")
+    else:
+        ctx.print(f"The {label} is back to the server's version in the fields it changed.")
+    if result.kept:
+        n = len(result.kept)
+        ctx.print(
+            f"{n} later edit{'' if n == 1 else 's'} of it stay{'s' if n == 1 else ''} "
+            f"queued: {PROG} sync sends {'it' if n == 1 else 'them'}."
+        )
+    return EXIT_OK
+
+
+def _pending_retry(ctx: Context, args: argparse.Namespace) -> int:
+    result = retry_failed(ctx.replica, args.id)
+    if ctx.json:
+        ctx.print_json(
+            {
+                "old_mutation_id": result.old_mutation_id,
+                "mutation_id": result.mutation_id,
+                "entity": result.entity,
+                "record_id": result.record_id,
+            }
+        )
+        return EXIT_OK
+    label = ENTITIES[result.entity].label.lower()
+    ctx.print(
+        f"The edit of {label} {result.record_id} is queued again as {result.mutation_id}; "
+        f"{PROG} sync sends it."
+    )
     return EXIT_OK
 
 
@@ -956,9 +1056,6 @@ def _info(ctx: Context, args: argparse.Namespace) -> int:
 
 # --- signing in ---------------------------------------------------------------------------
 
-SERVER_URL_KEY = "server_url"
-USER_KEY = "user_id"
-CA_FILE_KEY = "ca_file"
 # The outcome of the last sync this command ran (the engine keeps only the last success).
 SYNC_STATE_KEY = "cli_last_sync_state"
 SYNC_ATTEMPT_KEY = "cli_last_sync_at"
@@ -966,59 +1063,35 @@ SYNC_MESSAGE_KEY = "cli_last_sync_message"
 CA_FILE_HINT = f" (a company CA is trusted with {PROG} login ... --ca-file PEM)"
 
 
-@dataclass(frozen=True)
-class ServerProfile:
-    """The server a profile syncs with and the user it belongs to (replica facts)."""
-
-    server_url: str
-    user: str
-    ca_file: Path | None
-
-    def config(self) -> ServerConfig:
-        return ServerConfig(self.server_url, ca_file=self.ca_file)
-
-
 def _server_profile(ctx: Context) -> ServerProfile:
     """The profile's server and user; :class:`SignInRequired` if it never signed in."""
-    replica = ctx.replica
-    url = replica.get_meta(SERVER_URL_KEY)
-    user = replica.user_id
-    if not url or not user:
+    profile = server_profile(ctx.replica)
+    if profile is None:
         raise SignInRequired(
             f"the profile {ctx.profile_dir} is not signed in to a server: "
             f"run {PROG} login --server URL --user NAME"
         )
-    ca_file = replica.get_meta(CA_FILE_KEY)
-    return ServerProfile(url, user, Path(ca_file) if ca_file else None)
+    return profile
 
 
 def _server_url(text: str) -> str:
-    url = text.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--server: expected http(s)://HOST[:PORT], got {text!r}")
     try:
-        parts.port  # noqa: B018 - a bad port raises here
+        return normalize_server_url(text)
     except ValueError as exc:
         raise UsageError(f"--server: {exc}") from None
-    return url
 
 
 def _ca_file(text: str | None) -> Path | None:
     if text is None:
         return None
-    path = Path(text).expanduser().resolve()
-    if not path.is_file():
-        raise UsageError(f"--ca-file: no such file: {path}")
     try:
-        ssl.create_default_context(cafile=str(path))
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        raise UsageError(f"--ca-file: {path} holds no usable PEM certificate: {exc}") from None
-    return path
+        return check_ca_file(text)
+    except ValueError as exc:
+        raise UsageError(f"--ca-file: {exc}") from None
 
 
 def _device_name() -> str:
-    return f"{PROG} on {socket.gethostname() or 'this computer'}"
+    return device_name(PROG)
 
 
 def _read_password(ctx: Context, args: argparse.Namespace, prompt: str) -> str:
@@ -1048,27 +1121,19 @@ def _is_tty(stream: Any) -> bool:
         return False
 
 
+def _profile_mismatch(ctx: Context, exc: ProfileMismatchError) -> UsageError:
+    """The refusal of :func:`sync.account.check_profile_owner` in the command's words."""
+    message = str(exc).replace("this profile", f"the profile {ctx.profile_dir}", 1)
+    whose = "that server's" if "belongs to the server" in message else "that user's"
+    return UsageError(f"{message}: use another --profile (or none, for {whose} own profile)")
+
+
 def _check_profile_owner(ctx: Context, server_url: str, user: str) -> None:
     """Refuse to sign a profile of one user (or server) in as another."""
-    replica = ctx.replica
-    known_url = replica.get_meta(SERVER_URL_KEY)
-    known_user = replica.user_id
-    if known_url and known_url.rstrip("/") != server_url:
-        raise UsageError(
-            f"the profile {ctx.profile_dir} belongs to the server {known_url}, not "
-            f"{server_url}: use another --profile (or none, for that server's own profile)"
-        )
-    if known_user and known_user.casefold() != user.casefold():
-        raise UsageError(
-            f"the profile {ctx.profile_dir} belongs to the user {known_user}, not {user}: "
-            "use another --profile (or none, for that user's own profile)"
-        )
-
-
-def _revoke_quietly(profile: ServerProfile, token: str) -> None:
-    """Best effort: revoke ``token`` on the server (it may be gone already, or offline)."""
-    with ServerClient(profile.config(), token) as client, contextlib.suppress(TransportError):
-        client.logout()
+    try:
+        check_profile_owner(ctx.replica, server_url, user)
+    except ProfileMismatchError as exc:
+        raise _profile_mismatch(ctx, exc) from None
 
 
 @contextlib.contextmanager
@@ -1100,7 +1165,7 @@ def _signed_in(
                 ctx, args, f"Password for {profile.user} at {profile.server_url}: "
             )
             try:
-                client.login(profile.user, password, f"{_device_name()} (one run)")
+                client.login(profile.user, password, f"{device_name(PROG)} (one run)")
             except AuthError as exc:
                 raise SignInRequired(f"the server refused the sign-in: {exc}") from None
         elif token is None:
@@ -1127,36 +1192,25 @@ def _login(ctx: Context, args: argparse.Namespace) -> int:
     ca_file = _ca_file(args.ca_file)
     if not _profile_is_explicit(args):
         ctx.profile_dir = profile_dir_for(server_url, user)
-    replica = ctx.replica
-    _check_profile_owner(ctx, server_url, user)
-    known_ca = replica.get_meta(CA_FILE_KEY)
-    profile = ServerProfile(server_url, user, ca_file or (Path(known_ca) if known_ca else None))
+    _check_profile_owner(ctx, server_url, user)  # before asking for the password
     password = _read_password(ctx, args, f"Password for {user} at {server_url}: ")
-    with ServerClient(profile.config()) as client:
-        reply = client.login(user, password, args.device or _device_name())
-        username = reply.user.username
-        try:
-            _check_profile_owner(ctx, server_url, username)
-        except UsageError:
-            with contextlib.suppress(TransportError):
-                client.logout()
-            raise
-        replica.set_meta(SERVER_URL_KEY, server_url)
-        replica.set_meta(USER_KEY, username)
-        if ca_file is not None:
-            replica.set_meta(CA_FILE_KEY, str(ca_file))
-        no_keyring: NoKeyringError | None = None
-        old: str | None = None
-        try:
-            old = credentials.load_token(server_url, username)
-            credentials.save_token(server_url, username, reply.token)
-        except NoKeyringError as exc:
-            no_keyring = exc
-            # The token cannot be kept: do not leave it valid on the server either.
-            with contextlib.suppress(TransportError):
-                client.logout()
-    if old and old != reply.token:
-        _revoke_quietly(profile, old)  # the previous sign-in of this profile
+    try:
+        signed = sign_in(
+            ctx.replica,
+            server_url,
+            user,
+            password,
+            device=args.device or _device_name(),
+            ca_file=ca_file,
+        )
+    except ProfileMismatchError as exc:  # the server's spelling of the user name
+        raise _profile_mismatch(ctx, exc) from None
+    username = signed.profile.user
+    no_keyring: NoKeyringError | None = None
+    if signed.keyring_problem is not None:
+        no_keyring = NoKeyringError(signed.keyring_problem)
+        # The token cannot be kept: do not leave it valid on the server either.
+        revoke_quietly(signed.profile, signed.token)
     with contextlib.suppress(OSError):  # only a convenience for later commands
         remember_profile(ctx.profile_dir)
     if ctx.json:
@@ -1164,16 +1218,16 @@ def _login(ctx: Context, args: argparse.Namespace) -> int:
             {
                 "server": server_url,
                 "user": username,
-                "display_name": reply.user.display_name,
-                "role": reply.user.role,
-                "team": reply.user.team,
+                "display_name": signed.display_name,
+                "role": signed.role,
+                "team": signed.team,
                 "profile": str(ctx.profile_dir),
-                "token_stored": no_keyring is None,
+                "token_stored": signed.token_stored,
                 "message": str(no_keyring) if no_keyring else None,
             }
         )
     else:
-        ctx.print(f"Signed in to {server_url} as {username} ({reply.user.display_name}).")
+        ctx.print(f"Signed in to {server_url} as {username} ({signed.display_name}).")
         ctx.print(f"Profile: {ctx.profile_dir}")
         ctx.print(f"Next: {PROG} sync")
     if no_keyring is not None:
@@ -1232,6 +1286,22 @@ def _logout(ctx: Context, args: argparse.Namespace) -> int:
 # --- sync, status -------------------------------------------------------------------------
 
 
+PROGRESS_BAR_WIDTH = 20
+
+
+def progress_text(status: SyncStatus) -> str:
+    """The progress line: a bar and the percentage once the total is known."""
+    if not status.total:
+        return f"Syncing… {status.done:,} records pulled"
+    share = min(1.0, status.done / status.total)
+    filled = int(share * PROGRESS_BAR_WIDTH)
+    bar = "#" * filled + "-" * (PROGRESS_BAR_WIDTH - filled)
+    return (
+        f"Syncing… [{bar}] {int(share * 100):3d}% {status.done:,} of {status.total:,} "
+        "records pulled"
+    )
+
+
 class _Progress:
     """A one-line progress display on a terminal (``\\r``-rewritten)."""
 
@@ -1242,8 +1312,7 @@ class _Progress:
     def __call__(self, status: SyncStatus) -> None:
         if status.state is not SyncState.SYNCING:
             return
-        total = f" of {status.total:,}" if status.total else ""
-        self._show(f"Syncing… {status.done:,}{total} records pulled")
+        self._show(progress_text(status))
 
     def _show(self, text: str) -> None:
         pad = max(0, self.width - display_width(text))
@@ -1776,7 +1845,25 @@ def _register_deals(commands: _Commands) -> None:
 
 
 def _register_replica(commands: _Commands) -> None:
-    commands.command("pending", "list edits queued for the server", _pending)
+    pending = commands.command_with_actions(
+        "pending",
+        "list edits queued for the server; discard or retry a failed one",
+        _pending,
+    )
+    p = pending.command(
+        "discard",
+        "drop a failed edit: its record goes back to the server's version (a failed create "
+        "removes the record and its children); later edits of the record stay queued",
+        _pending_discard,
+    )
+    p.add_argument("id", metavar="ID", type=_edit_key, help="the edit's Seq or mutation id")
+    p = pending.command(
+        "retry",
+        "send a failed edit again (when the reason may have gone: a permission granted, "
+        "an owner enabled again); an edit refused as invalid cannot be retried",
+        _pending_retry,
+    )
+    p.add_argument("id", metavar="ID", type=_edit_key, help="the edit's Seq or mutation id")
     commands.command("info", "replica path, schema, client id, counts and integrity check", _info)
 
 

@@ -12,6 +12,10 @@ from what was committed.
 * **rejected** — the row stays, marked failed with the server's reason; later edits of
   that record wait behind it, other records go on.
 
+A customer's delete goes before the deletes of its children queued with it (a delete with
+cascade): they wait while it is queued, so that a delete the server does not apply (a
+conflict, a refusal) leaves the children on the server too.
+
 A pulled record without local edits is overwritten. One with edits gets the server's
 values as its new base and in every field the user has not changed; fields with pending
 edits keep the user's values (their outbox rows keep their own base values, so the server
@@ -27,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -84,8 +88,10 @@ class SyncStatus:
     failed: int = 0
     conflicts: int = 0
     last_success: datetime | None = None
-    done: int = 0  # records applied by the running sync
-    total: int | None = None  # unknown while the feed has more pages
+    # Progress of the pull: changes of the feed applied by the running (or last) sync, and
+    # how many it will apply in all; None when the server does not say (an older server).
+    done: int = 0
+    total: int | None = None
     message: str | None = None
 
 
@@ -125,6 +131,7 @@ class SyncEngine:
         self._status = SyncStatus(SyncState.OFFLINE)
         self._status = self._counted(self._status)
         self._wake = threading.Event()
+        self._progress = _Progress()
 
     # --- status -------------------------------------------------------------------------
 
@@ -167,6 +174,7 @@ class SyncEngine:
         announcing the matching state; the queue is never emptied or reordered by one."""
         report = SyncReport()
         before = self.client.requests
+        self._progress = _Progress()
         self._announce(SyncStatus(SyncState.SYNCING))
         try:
             self._push_all(report)
@@ -188,14 +196,16 @@ class SyncEngine:
             raise
         report.requests = self.client.requests - before
         self.replica.set_meta(LAST_SYNC_KEY, datetime.now(UTC).isoformat())
-        self._announce(SyncStatus(SyncState.ONLINE, done=report.pulled))
+        progress = self._progress
+        self._announce(SyncStatus(SyncState.ONLINE, done=progress.done, total=progress.total))
         return report
 
     # --- push ---------------------------------------------------------------------------
 
     def _pushable(self, limit: int) -> list[Mutation]:
         """Pending mutations in queue order, except those behind a failed edit of the same
-        record (it must be looked at first)."""
+        record (it must be looked at first) and the deletes of children whose customer's
+        delete is still queued (:func:`held_child_deletes`)."""
         with self.replica.read() as conn:
             blocked = {
                 (e, r): seq
@@ -205,6 +215,7 @@ class SyncEngine:
                     .group_by(_outbox.c.entity, _outbox.c.record_id)
                 )
             }
+            held = held_child_deletes(conn)
             found: list[Mutation] = []
             offset = 0
             while len(found) < limit:
@@ -213,6 +224,8 @@ class SyncEngine:
                     break
                 offset += len(page)
                 for m in page:
+                    if m.seq in held:
+                        continue
                     first_failed = blocked.get((m.entity, m.record_id))
                     if first_failed is None or m.seq < first_failed:
                         found.append(m)
@@ -259,6 +272,9 @@ class SyncEngine:
         # so a failure loses or skips nothing.
         ahead: _Prefetch | None = None
         self._defer_indexes_if_empty()
+        # The first page of a sync asks how many changes are waiting (one COUNT on the
+        # server), for the progress total; the pages after it do not.
+        first = True
         try:
             while True:
                 cursor = self.replica.get_meta(CURSOR_KEY) or ""
@@ -269,12 +285,17 @@ class SyncEngine:
                     else:
                         if asked is not None:
                             asked.discard()
-                        page = self.client.pull(cursor, self.pull_limit)
+                        page = self.client.pull(cursor, self.pull_limit, count=first)
                 except ResyncRequired:
                     log.warning("the server asks for a full resync")
                     with self.replica.write() as conn:
                         start_resync(conn, self.replica)
+                    self._progress = _Progress()
+                    first = True
                     continue
+                if first and page.remaining is not None:
+                    self._progress.total = self._progress.done + page.remaining
+                first = False
                 if page.has_more:
                     ahead = _Prefetch(self.client, page.cursor, self.pull_limit)
                 self._apply_page(page, report)
@@ -323,7 +344,12 @@ class SyncEngine:
             self.replica.set_meta(CURSOR_KEY, page.cursor, conn)
         report.pulled += len(page.changes)
         report.pages += 1
-        self._announce(SyncStatus(SyncState.SYNCING, done=report.pulled), recount=not page.has_more)
+        progress = self._progress
+        progress.advance(page)
+        self._announce(
+            SyncStatus(SyncState.SYNCING, done=progress.done, total=progress.total),
+            recount=not page.has_more,
+        )
 
     # --- background loop ----------------------------------------------------------------
 
@@ -365,6 +391,28 @@ class SyncEngine:
                 self._wake.wait(min(remaining, 0.25))
             if stop.is_set():
                 return
+
+
+@dataclass
+class _Progress:
+    """How far the pull of one sync is, counted in changes of the feed: a customer riding
+    along at the start of a page (ahead of its own place, for a child in the page) is not
+    counted there, since the server counts it only at its own place."""
+
+    done: int = 0
+    total: int | None = None
+
+    def advance(self, page: PullReply) -> None:
+        changes = page.changes
+        if changes:
+            # Riders have change numbers beyond the page's last change; the rest are in
+            # order up to it.
+            last = changes[-1].seq
+            self.done += sum(1 for c in changes if c.seq <= last)
+        if self.total is not None:
+            # Changes committed after the count arrive too: the total grows with them, and
+            # is exact once the feed is done.
+            self.total = self.done if not page.has_more else max(self.total, self.done)
 
 
 class _Prefetch:
@@ -478,6 +526,15 @@ def _has_conflict(conn: Connection, entity: str, record_id: str) -> bool:
     return found is not None
 
 
+def _conflict_kind(conn: Connection, entity: str, record_id: str) -> str | None:
+    kind: str | None = conn.execute(
+        select(_conflicts.c.kind).where(
+            _conflicts.c.entity == entity, _conflicts.c.record_id == record_id
+        )
+    ).scalar()
+    return kind
+
+
 def _conflict_fields(conn: Connection, entity: str, record_id: str) -> set[str]:
     raw = conn.execute(
         select(_conflicts.c.fields).where(
@@ -501,6 +558,97 @@ def _children_have_edits(conn: Connection, customer_id: str) -> bool:
     return False
 
 
+def _drop_clean_children(conn: Connection, customer_id: str) -> bool:
+    """Remove the customer's children that have no queued edit; True if any remain."""
+    remain = False
+    for name in CHILD_ENTITIES:
+        table = TABLE_BY_ENTITY[name]
+        queued = select(_outbox.c.record_id).where(_outbox.c.entity == name)
+        conn.execute(
+            delete(table).where(table.c.customer_id == customer_id, table.c.id.not_in(queued))
+        )
+        left = conn.execute(
+            select(table.c.id).where(table.c.customer_id == customer_id).limit(1)
+        ).first()
+        remain = remain or left is not None
+    return remain
+
+
+def held_child_deletes(conn: Connection) -> set[int]:
+    """Outbox seqs of child deletes held back because a delete of their customer is queued
+    (pending or failed). The customer's delete goes first: if the server applies it, its
+    children go with it; if it conflicts or is refused, the children's deletes have not
+    reached the server, so that keeping the customer (or discarding the failed delete)
+    keeps its children as the server has them."""
+    deleting = select(_outbox.c.record_id).where(
+        _outbox.c.entity == CUSTOMER.name, _outbox.c.op == "delete"
+    )
+    if conn.execute(deleting.limit(1)).first() is None:
+        return set()  # the usual case: no customer delete queued
+    held: set[int] = set()
+    for name in CHILD_ENTITIES:
+        table = TABLE_BY_ENTITY[name]
+        held.update(
+            conn.execute(
+                select(_outbox.c.seq)
+                .join(table, table.c.id == _outbox.c.record_id)
+                .where(
+                    _outbox.c.entity == name,
+                    _outbox.c.op == "delete",
+                    table.c.customer_id.in_(deleting),
+                )
+            ).scalars()
+        )
+    return held
+
+
+# The repository queues a cascade's child deletes right before the customer's, in the same
+# transaction; an edit made by hand a moment before is not taken for one of them.
+CASCADE_WINDOW = timedelta(seconds=2)
+
+
+def cascade_deletes(conn: Connection, customer_delete: Mutation) -> list[Mutation]:
+    """The child deletes queued together with ``customer_delete`` (a delete with
+    ``cascade=True``): the deletes of its children immediately before it in the outbox,
+    with consecutive seq numbers (one transaction), made at most
+    :data:`CASCADE_WINDOW` before it. An earlier, separate delete of one of its children is
+    not one of them (it is a decision of its own)."""
+    if customer_delete.entity != CUSTOMER.name or customer_delete.op != "delete":
+        return []
+    children: set[tuple[str, str]] = set()
+    for name in CHILD_ENTITIES:
+        table = TABLE_BY_ENTITY[name]
+        children.update(
+            (name, i)
+            for i in conn.execute(
+                select(table.c.id).where(table.c.customer_id == customer_delete.record_id)
+            ).scalars()
+        )
+    if not children:
+        return []
+    earliest = customer_delete.created_at - CASCADE_WINDOW
+    found: list[Mutation] = []
+    expected = customer_delete.seq - 1
+    rows = conn.execute(
+        select(_outbox)
+        .where(_outbox.c.seq < customer_delete.seq, _outbox.c.seq >= expected - len(children))
+        .order_by(_outbox.c.seq.desc())
+    )
+    for row in rows:
+        m = outbox.to_mutation(row)
+        if (
+            m.seq != expected
+            or m.op != "delete"
+            or (m.entity, m.record_id) not in children
+            or m.created_at < earliest
+        ):
+            break
+        found.append(m)
+        expected -= 1
+    found.reverse()
+    return found
+
+
 def _applied(
     conn: Connection,
     spec: EntitySpec,
@@ -511,8 +659,15 @@ def _applied(
     version = result.version if result.version is not None else row["version"]
     if mutation.op == "delete":
         _, queued, _ = _queued_fields(conn, spec.name, mutation.record_id)
-        if not queued:
-            remove_records(conn, spec.name, [mutation.record_id])
+        if queued:
+            return
+        # A customer: the server's delete took its children along, so those without queued
+        # edits leave the replica with it. Those with edits (their own deletes, held back
+        # until now) stay until the server has answered them; so does the customer's row,
+        # which the pull then removes with its tombstone.
+        if spec is CUSTOMER and _drop_clean_children(conn, mutation.record_id):
+            return
+        remove_records(conn, spec.name, [mutation.record_id])
         return
     if result.version is not None and result.version == mutation.base_version + 1:
         # Nobody else changed the record in between: later edits of it were made on top of
@@ -566,6 +721,14 @@ def _conflicted(
         fields=details,
         mutation_id=mutation.mutation_id,
     )
+    if result.kind == "delete_vs_change" and spec is CUSTOMER:
+        # The children's deletes queued with this one (delete with cascade) were held back
+        # and never reached the server. They are part of the customer's delete, which is
+        # now the user's to decide: keep brings the children back with the customer,
+        # delete deletes the customer again and the server takes its children along. The
+        # children stay hidden (local tombstones without a queued edit) until then.
+        for child in cascade_deletes(conn, mutation):
+            conn.execute(delete(_outbox).where(_outbox.c.seq == child.seq))
     if not server:
         return
     # Merge: the server's record is the new base; fields the user is not fighting over and
@@ -727,16 +890,36 @@ def _merge_pulled(
 ) -> None:
     table = TABLE_BY_ENTITY[spec.name]
     row = conn.execute(select(table).where(table.c.id == change.id)).mappings().first()
+    kind = _conflict_kind(conn, spec.name, change.id)
     if change.op in ("delete", "revoke"):
         if row is None:
             return
-        if deleting:
-            # Both sides want it gone.
+        if deleting or kind == "delete_vs_change":
+            # Both sides want it gone (a delete here that met a change there, and now the
+            # record is deleted there too: nothing left to decide).
             conn.execute(
                 delete(_outbox).where(
                     _outbox.c.entity == spec.name, _outbox.c.record_id == change.id
                 )
             )
+            conn.execute(
+                delete(_conflicts).where(
+                    _conflicts.c.entity == spec.name, _conflicts.c.record_id == change.id
+                )
+            )
+            if spec is CUSTOMER:
+                # Its children leave with it; their deletes (held behind the customer's)
+                # have nothing left to do.
+                for name in CHILD_ENTITIES:
+                    ct = TABLE_BY_ENTITY[name]
+                    children = select(ct.c.id).where(ct.c.customer_id == change.id)
+                    conn.execute(
+                        delete(_outbox).where(
+                            _outbox.c.entity == name,
+                            _outbox.c.op == "delete",
+                            _outbox.c.record_id.in_(children),
+                        )
+                    )
             remove_records(conn, spec.name, [change.id], cascade=True)
             return
         # Edited here, deleted (or taken away) there: the user decides. The queued edits
@@ -775,6 +958,14 @@ def _merge_pulled(
     decoded = decode_record(spec, change.record)
     if row is None:
         return  # queued edits of a record we do not hold: nothing to merge into
+    if kind == "delete_vs_change":
+        # Deleted here, changed there, and changed there again: "keep" must take back the
+        # server's latest record, and "delete" must be based on its latest version.
+        conn.execute(
+            update(_conflicts)
+            .where(_conflicts.c.entity == spec.name, _conflicts.c.record_id == change.id)
+            .values(server_version=change.version, server_record=wire.dumps(change.record))
+        )
     values: dict[str, Any] = {
         "version": decoded["version"],
         "base": wire.dumps({f.name: change.record.get(f.name) for f in spec.synced_fields}),
@@ -806,7 +997,8 @@ def remove_records(
     conn: Connection, entity: str, record_ids: Iterable[str], *, cascade: bool = False
 ) -> None:
     """Delete records from the replica (not a user edit: nothing is queued). With
-    ``cascade``, a customer's children without queued edits go too."""
+    ``cascade``, a customer's children go too: callers keep a customer whose children
+    carry edits (``_children_have_edits``, :func:`finish_resync`)."""
     ids = list(dict.fromkeys(record_ids))
     if not ids:
         return
@@ -852,11 +1044,17 @@ def finish_resync(conn: Connection, replica: Replica) -> None:
         table = TABLE_BY_ENTITY[name]
         seen = select(RESYNC_SEEN_TABLE.c.record_id).where(RESYNC_SEEN_TABLE.c.entity == name)
         queued = select(_outbox.c.record_id).where(_outbox.c.entity == name)
-        stale = conn.execute(
-            select(table.c.id).where(
-                table.c.id.not_in(seen), table.c.id.not_in(queued), table.c.version > 0
-            )
-        ).scalars()
+        conditions = [table.c.id.not_in(seen), table.c.id.not_in(queued), table.c.version > 0]
+        if name == "customer":
+            # A customer whose children carry edits stays (with them) until those are
+            # sent or refused: removing it would take the edited children along.
+            for child in CHILD_ENTITIES:
+                ct = TABLE_BY_ENTITY[child]
+                edited = select(_outbox.c.record_id).where(_outbox.c.entity == child)
+                conditions.append(
+                    table.c.id.not_in(select(ct.c.customer_id).where(ct.c.id.in_(edited)))
+                )
+        stale = conn.execute(select(table.c.id).where(*conditions)).scalars()
         remove_records(conn, name, list(stale), cascade=True)
     conn.exec_driver_sql("DELETE FROM resync_seen")
     replica.set_meta(RESYNC_KEY, "0", conn)

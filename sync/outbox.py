@@ -95,7 +95,31 @@ def append(
     return mutation_id
 
 
-def _to_mutation(row: Any) -> Mutation:
+def rewrite_fields(conn: Connection, seq: int, fields: Mapping[str, FieldChange]) -> None:
+    """Replace the fields of a queued mutation (the user's values stay; a base may move)."""
+    conn.execute(
+        update(_outbox)
+        .where(_outbox.c.seq == seq)
+        .values(fields=wire.dumps({k: {"new": v.new, "base": v.base} for k, v in fields.items()}))
+    )
+
+
+def find(conn: Connection, key: int | str) -> Mutation | None:
+    """The queued mutation with outbox seq ``key`` (an int) or mutation id ``key`` (a str)."""
+    column = _outbox.c.seq if isinstance(key, int) else _outbox.c.mutation_id
+    row = conn.execute(select(_outbox).where(column == key)).first()
+    return None if row is None else to_mutation(row)
+
+
+def error_code(mutation: Mutation) -> str | None:
+    """The server's code of a failed mutation (``last_error`` is ``"code: message"``)."""
+    if not mutation.last_error or ":" not in mutation.last_error:
+        return None
+    return mutation.last_error.split(":", 1)[0].strip() or None
+
+
+def to_mutation(row: Any) -> Mutation:
+    """An outbox row (as selected from the table) as a :class:`Mutation`."""
     raw = wire.loads(row.fields)
     return Mutation(
         seq=row.seq,
@@ -130,7 +154,7 @@ def list_mutations(
         stmt = stmt.limit(limit)
     if offset:
         stmt = stmt.offset(offset)
-    return [_to_mutation(row) for row in conn.execute(stmt)]
+    return [to_mutation(row) for row in conn.execute(stmt)]
 
 
 def counts(conn: Connection) -> dict[str, int]:

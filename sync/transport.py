@@ -119,6 +119,9 @@ class PullReply(_Strict):
     changes: list[ChangeIn]
     cursor: str
     has_more: bool
+    # Only when asked for (``count``) and the server knows how: the changes after the
+    # request's cursor, this page's included. Older servers leave it out.
+    remaining: int | None = Field(default=None, ge=0)
 
 
 class ConflictFieldIn(_Strict):
@@ -208,9 +211,13 @@ class ServerClient:
     def me(self) -> UserInfo:
         return _parse(UserInfo, self._call("GET", "/api/v1/me"))
 
-    def pull(self, cursor: str, limit: int) -> PullReply:
-        data = self._call("GET", "/api/v1/sync/pull", params={"cursor": cursor, "limit": limit})
-        return _parse(PullReply, data)
+    def pull(self, cursor: str, limit: int, *, count: bool = False) -> PullReply:
+        """One page of the feed after ``cursor``. ``count`` asks the server how many
+        changes remain (one COUNT on its side: the first page of a sync only)."""
+        params: dict[str, Any] = {"cursor": cursor, "limit": limit}
+        if count:
+            params["count"] = "true"
+        return _parse(PullReply, self._call("GET", "/api/v1/sync/pull", params=params))
 
     def push(self, client_id: str, mutations: Sequence[Mutation]) -> PushReply:
         body = {

@@ -118,6 +118,31 @@ def test_requests_carry_user_agent_and_token() -> None:
     assert "gzip" in seen[0].headers["Accept-Encoding"]
 
 
+def test_pull_asks_for_the_count_only_when_told_and_checks_it() -> None:
+    """``count=True`` adds ``count=true`` to the query and the answer's ``remaining`` is
+    read; without it nothing is added; an answer without ``remaining`` (an older server)
+    gives None, and a negative one is a protocol error."""
+    seen: list[httpx.Request] = []
+    answers = iter([
+        {"changes": [], "cursor": "c", "has_more": False, "remaining": 0},
+        {"changes": [], "cursor": "c", "has_more": False},
+        {"changes": [], "cursor": "c", "has_more": False},
+        {"changes": [], "cursor": "c", "has_more": False, "remaining": -1},
+    ])  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=next(answers))
+
+    client = _client(handler)
+    assert client.pull("", 10, count=True).remaining == 0
+    assert client.pull("", 10, count=True).remaining is None
+    assert client.pull("c", 10).remaining is None
+    assert [r.url.params.get("count") for r in seen] == ["true", "true", None]
+    with pytest.raises(ProtocolError, match="remaining"):
+        client.pull("", 10, count=True)
+
+
 def test_without_a_token_nothing_is_sent() -> None:
     client = ServerClient(ServerConfig("http://outpost.test"), transport=httpx.MockTransport(
         lambda r: pytest.fail("no request may be sent")  # type: ignore[arg-type,return-value]

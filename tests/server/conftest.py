@@ -17,10 +17,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -353,3 +353,27 @@ def server(live_server: LiveServer) -> Iterator[LiveServer]:
     """The session's server for one test (HTTP clients closed afterwards)."""
     yield live_server
     live_server.close_clients()
+
+
+if TYPE_CHECKING:
+    from tests.helpers.sync_devices import Device
+
+MakeDevice = Callable[..., "Device"]
+
+
+@pytest.fixture
+def make_device(server: LiveServer, tmp_path: Path) -> Iterator[MakeDevice]:
+    """Open a new client profile signed in as a user: ``make_device("a", "s1")``; ``url``
+    reaches the server another way (a fault proxy)."""
+    from tests.helpers.sync_devices import open_device
+
+    opened: list[Device] = []
+
+    def make(name: str, user: str, *, url: str | None = None, **options: Any) -> Device:
+        device = open_device(tmp_path, name, url or server.base_url, user, PASSWORD, **options)
+        opened.append(device)
+        return device
+
+    yield make
+    for device in opened:
+        device.close()

@@ -32,6 +32,7 @@ from server import accounts
 from server.accounts import Role
 from server.db import create_server_engine, read_transaction, write_transaction
 from sync import credentials
+from sync.account import SERVER_URL_KEY
 from sync.cli import (
     EXIT_AUTH,
     EXIT_CONFLICTS,
@@ -39,7 +40,6 @@ from sync.cli import (
     EXIT_OFFLINE,
     EXIT_OK,
     EXIT_USAGE,
-    SERVER_URL_KEY,
     main,
 )
 from sync.credentials import NoKeyringError
@@ -549,8 +549,9 @@ class _Terminal(io.StringIO):
 def test_progress_line_only_on_a_terminal(
     server: LiveServer, cli: Cli, user: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """On a terminal ``sync`` rewrites one progress line (records pulled so far) and
-    clears it; on a pipe, or with ``--quiet``, nothing of the sort is printed."""
+    """On a terminal ``sync`` rewrites one progress line (a bar, the percentage, records
+    pulled of the total the server announced) and clears it; on a pipe, or with
+    ``--quiet``, nothing of the sort is printed."""
     server.login(user).new_customer("进度客户")
     profile = tmp_path / "p"
     assert login(cli, server, user, profile).code == EXIT_OK
@@ -559,7 +560,8 @@ def test_progress_line_only_on_a_terminal(
         code = main(["--profile", str(profile), "sync"])
     assert code == EXIT_OK
     shown = terminal.getvalue()
-    assert "\rSyncing… " in shown and "records pulled" in shown
+    assert "\rSyncing… [" in shown and "records pulled" in shown
+    assert "] 100% " in shown  # the last page: done of total, all of it
     assert shown.endswith("\r")  # cleared before the summary
     assert "Synced:" in capsys.readouterr().out
 
@@ -606,3 +608,68 @@ def test_console_command_end_to_end(
     assert status.returncode == EXIT_OK
     assert f"Server:        {server.base_url}" in status.stdout
     assert str(profile_dir_for(server.base_url, user)) in status.stdout
+
+
+# --- pending discard / retry -------------------------------------------------------------
+
+
+def test_pending_discard_and_retry(server: LiveServer, cli: Cli, user: str, tmp_path: Path) -> None:
+    """An owner the server does not know (refused: invalid_owner) with a city edit queued
+    behind it. ``pending`` lists it as failed and says how to deal with it; ``pending
+    discard SEQ --json`` says what it dropped, kept and changed; the next ``sync`` sends
+    the city (exit 0) and the server has the city and the old owner. Then another refused
+    owner, ``pending retry`` by mutation id: queued again under a new id, refused again
+    by the next sync (exit 4), and discarded for good."""
+    profile = tmp_path / "p"
+    run = in_profile(cli, profile)
+    assert login(cli, server, user, profile).code == EXIT_OK
+    customer_id = run("--json", "customers", "add", "--name", "命令行客户").json()["id"]
+    assert run("sync", "--quiet").code == EXIT_OK
+
+    assert run("customers", "edit", customer_id, "--set", "owner_id=nobody-such").code == EXIT_OK
+    assert run("customers", "edit", customer_id, "--set", "city=扬州").code == EXIT_OK
+    assert run("sync").code == EXIT_CONFLICTS
+    listed = run("pending")
+    assert "failed" in listed.out and "invalid_owner" in listed.out
+    assert "pending discard SEQ" in listed.out and "pending retry SEQ" in listed.out
+    failed, waiting = run("--json", "pending").json()
+    assert (failed["status"], waiting["status"]) == ("failed", "pending")
+
+    assert run("pending", "discard", str(waiting["seq"])).code == EXIT_FAILURE  # not failed
+    assert run("pending", "discard", "999999").code == EXIT_FAILURE
+    discarded = run("--json", "pending", "discard", str(failed["seq"]))
+    assert discarded.code == EXIT_OK, discarded.err
+    assert discarded.json() == {
+        "mutation_id": failed["mutation_id"],
+        "entity": "customer",
+        "record_id": customer_id,
+        "op": "update",
+        "discarded": [failed["mutation_id"]],
+        "kept": [waiting["mutation_id"]],
+        "changed": {"customer": [customer_id]},
+        "removed": {},
+    }
+    shown = run("--json", "customers", "show", customer_id).json()
+    assert (shown["owner_id"], shown["city"], shown["sync_state"]) == (user, "扬州", "pending")
+    assert run("sync").code == EXIT_OK
+    on_server = server_customer(server, user, customer_id)
+    assert (on_server["owner_id"], on_server["city"]) == (user, "扬州")
+
+    run("customers", "edit", customer_id, "--set", "owner_id=nobody-else")
+    assert run("sync").code == EXIT_CONFLICTS
+    (again,) = run("--json", "pending").json()
+    retried = run("--json", "pending", "retry", again["mutation_id"])
+    assert retried.code == EXIT_OK, retried.err
+    new_id = retried.json()["mutation_id"]
+    assert retried.json()["old_mutation_id"] == again["mutation_id"] != new_id
+    assert [(m["mutation_id"], m["status"]) for m in run("--json", "pending").json()] == [
+        (new_id, "pending")
+    ]
+    assert run("sync").code == EXIT_CONFLICTS  # the server refuses it again
+    (refused,) = run("--json", "pending").json()
+    assert (refused["mutation_id"], refused["status"]) == (new_id, "failed")
+    text = run("pending", "discard", new_id)
+    assert text.code == EXIT_OK and "Discarded the failed update" in text.out
+    assert run("pending").out.strip() == "No queued edits."
+    assert run("sync").code == EXIT_OK
+    assert run("--json", "customers", "show", customer_id).json()["owner_id"] == user

@@ -9,8 +9,6 @@ version) with the server's database.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,27 +29,9 @@ from tests.helpers.sync_devices import (
     Device,
     assert_agree,
     audit_counts,
-    open_device,
     server_record,
 )
-from tests.server.conftest import PASSWORD, LiveServer
-
-MakeDevice = Callable[..., Device]
-
-
-@pytest.fixture
-def make_device(server: LiveServer, tmp_path: Path) -> Iterator[MakeDevice]:
-    """Open a new client profile signed in as a user: ``make_device("a", "s1")``."""
-    opened: list[Device] = []
-
-    def make(name: str, user: str, **options: Any) -> Device:
-        device = open_device(tmp_path, name, server.base_url, user, PASSWORD, **options)
-        opened.append(device)
-        return device
-
-    yield make
-    for device in opened:
-        device.close()
+from tests.server.conftest import LiveServer, MakeDevice
 
 
 def _customer(device: Device, name: str, **values: Any) -> str:
@@ -388,12 +368,16 @@ def test_team_change_forces_full_resync_that_drops_what_is_no_longer_visible(
     api = server.login(seller)
     gone, _ = api.new_customer("将被收回的客户")
     edited, _ = api.new_customer("经理改过的客户")
+    parent, _ = api.new_customer("联系人被改过的客户")
     m = make_device("m", manager)
     own = _customer(m, "经理自己的客户")
+    m.sync()
+    contact = m.replica.contacts.create({"customer_id": parent, "name": "王经理"}).record_id
     m.sync()
     assert m.record("customer", gone) is not None and m.record("customer", edited) is not None
 
     m.replica.customers.update(edited, {"notes": "经理的备注"})
+    m.replica.contacts.update(contact, {"title": "采购总监"})
     write_transaction(
         server.engine, lambda conn: accounts.set_role(conn, manager, Role.MANAGER, f"{team}-new")
     )
@@ -402,7 +386,10 @@ def test_team_change_forces_full_resync_that_drops_what_is_no_longer_visible(
     assert m.record("customer", gone) is None
     kept = m.record("customer", edited)
     assert kept is not None and kept["notes"] == "经理的备注"
-    assert [mu.record_id for mu in m.outbox()] == [edited]
+    # A customer whose contact carries an edit stays too, with the contact.
+    assert m.record("customer", parent) is not None
+    assert m.record("contact", contact)["title"] == "采购总监"  # type: ignore[index]
+    assert [mu.record_id for mu in m.outbox()] == [edited, contact]
     assert m.record("customer", own) == server_record(server.engine, "customer", own)
     assert m.replica.get_meta(RESYNC_KEY) == "0"
     assert m.replica.check_integrity() == []
