@@ -351,6 +351,9 @@ class SearchPlan:
 
     match: str
     needles: tuple[str, ...]
+    # A one-character word matches only names (and their initials) starting with it: the
+    # matches then sit together in name order, not spread over the list.
+    name_prefix: bool = False
 
 
 def _quote(token: str) -> str:
@@ -375,6 +378,7 @@ def plan_search(query: str) -> SearchPlan | None:
         tokens = folded.split()
     parts: list[str] = []
     needles: list[str] = []
+    name_prefix = False
     for token in dict.fromkeys(tokens):
         if len(token) >= 3:
             # detail=none has no phrase queries: AND trigrams that cover the token, then
@@ -389,7 +393,8 @@ def plan_search(query: str) -> SearchPlan | None:
             parts.append(f"({_quote(START + token)} OR {_quote(token + END)})")
         else:
             parts.append(_quote(NAME_START + token))
-    return SearchPlan(" AND ".join(f"({p})" for p in parts), tuple(needles))
+            name_prefix = True
+    return SearchPlan(" AND ".join(f"({p})" for p in parts), tuple(needles), name_prefix)
 
 
 # --- index upkeep -------------------------------------------------------------------------

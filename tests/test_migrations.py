@@ -167,3 +167,17 @@ def test_a_corrupt_replica_is_reported_and_left_alone(tmp_path: Path) -> None:
     with pytest.raises(ReplicaCorruptError, match="damaged"):
         Replica.open(path)
     assert path.read_bytes() == garbage
+
+
+def test_deleted_customers_are_found_by_their_own_index(replica: Replica) -> None:
+    kept = replica.customers.create({"name": "张三"})
+    gone = replica.customers.create({"name": "李四"})
+    replica.customers.delete(gone.record_id)
+    sql = "SELECT row_id FROM customers WHERE customers.deleted IS NOT 0"
+    with replica.read() as conn:
+        plan = " ".join(str(row[3]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "ix_customers_tombstones" in plan  # not a scan of every customer row
+        dead = conn.exec_driver_sql(sql).scalars().all()
+        ids = conn.exec_driver_sql("SELECT row_id, id FROM customers").all()
+    assert [rid for rid, i in ids if i == gone.record_id] == dead
+    assert kept.record_id not in {i for rid, i in ids if rid in dead}

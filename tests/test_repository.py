@@ -10,10 +10,17 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from sync import outbox, wire
+from sync import outbox, repository, wire
 from sync.outbox import list_mutations
 from sync.replica import PendingEditsError, Replica
-from sync.repository import Filter, HasChildrenError, ListQuery, RecordNotFoundError, Sort
+from sync.repository import (
+    Filter,
+    HasChildrenError,
+    ListFrame,
+    ListQuery,
+    RecordNotFoundError,
+    Sort,
+)
 from sync.schema import new_record_id
 from sync.validation import ValidationError
 
@@ -396,6 +403,51 @@ def test_list_windows_page_the_whole_list_in_order(replica: Replica, sort: Sort 
     for i, rid in enumerate(listed):
         assert replica.customers.list_position(frame, rid) == i
     assert replica.customers.list_position(frame, records[5]["id"]) is None  # deleted
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [None, Sort("name", descending=True), Sort("company"), Sort("level", descending=True)],
+)
+def test_searched_list_windows_are_the_same_walked_or_looked_up(
+    replica: Replica, sort: Sort | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = list_customers(replica, 60)
+    for r in records[3:60:8]:  # tombstones among the matches
+        replica.customers.delete(r["id"])
+    for text_ in ("z", "zs", "李", "gs", "公司3", "alice", "w 6"):
+        frame = replica.customers.list_frame(ListQuery(search=text_, sort=sort))
+        # Counted in the full-text index, less the deleted rows: as count() counts.
+        assert frame.count == replica.customers.count(search=text_), text_
+        pages: dict[bool, list[str]] = {}
+        for walk in (True, False):
+            monkeypatch.setattr(repository, "_walks_sort_index", lambda *_a, w=walk: w)
+            rows = [
+                row.id
+                for offset in range(0, 60, 7)
+                for row in replica.customers.list_window(frame, ("name",), offset, 7)
+            ]
+            pages[walk] = rows
+        assert pages[True] == pages[False], text_  # same rows, same order
+        found = replica.customers.query(search=text_, limit=100)
+        assert sorted(pages[True]) == sorted(r.id for r in found), text_
+        monkeypatch.undo()
+
+
+def test_a_window_of_many_matches_walks_the_sort_index() -> None:
+    many = ListFrame(ListQuery(search="13"), count=12_000, table_rows=100_000)
+    few = ListFrame(ListQuery(search="zhang"), count=1_600, table_rows=100_000)
+    assert repository._walks_sort_index(many, 150)
+    assert not repository._walks_sort_index(few, 150)
+    # Names starting with one letter sit together in name order: looked up instead...
+    assert not repository._walks_sort_index(
+        ListFrame(ListQuery(search="w"), 6_000, None, 100_000), 150
+    )
+    # ...unless the list is sorted by something else.
+    spread = ListFrame(ListQuery(search="w", sort=Sort("city")), 6_000, None, 100_000)
+    assert repository._walks_sort_index(spread, 150)
+    filtered = ListQuery(filters=(Filter("level", "eq", "A"),), search="13")
+    assert not repository._walks_sort_index(ListFrame(filtered, 12_000, None, 100_000), 150)
 
 
 def test_list_filters_search_and_row_values(replica: Replica) -> None:

@@ -364,3 +364,14 @@ def test_random_chinese_names_are_found_by_name_pinyin_and_initials(names: list[
             assert replica.check_integrity() == []
         finally:
             replica.close()
+
+
+def test_a_one_character_word_confines_matches_to_name_starts() -> None:
+    plan = plan_search("w")
+    assert plan is not None and plan.name_prefix
+    assert plan.match == f'("{NAME_START}w")'
+    for query in ("wa", "wang", "138 1234"):
+        found = plan_search(query)
+        assert found is not None and not found.name_prefix, query
+    both = plan_search("zhang w")
+    assert both is not None and both.name_prefix
