@@ -298,6 +298,9 @@ class MainWindow(QMainWindow):
         workspace = CustomerWorkspace(self.replica, self.events, customer_id)
         index = self.customer_tabs.addTab(workspace, self._tab_title(workspace))
         workspace.sig_title_changed.connect(lambda title, w=workspace: self._retitle(w, title))
+        workspace.sig_resolve_conflict_requested.connect(
+            lambda _entity, _record_id: self.show_page(PAGE_CONFLICTS)
+        )
         self.customer_tabs.setCurrentIndex(index)
 
     def _tab_title(self, workspace: CustomerWorkspace) -> str:

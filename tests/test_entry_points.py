@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from app import main as app_main
 from server import main as server_main
 from sync.profile import profile_dir_for, profiles_root, resolve_profile_dir
 from sync.replica import Replica
@@ -26,24 +26,28 @@ def test_each_command_answers_help(module: str) -> None:
     assert "usage:" in done.stdout
 
 
-def test_demo_prepares_a_seeded_profile_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.slow
+def test_outpost_demo_starts_the_window_and_quits_cleanly(tmp_path: Path) -> None:
+    """The README's run command, as a real process: the window paints its list, the demo
+    server and the sync start in the background, and the app quits with status 0."""
     profile = tmp_path / "demo"
-    assert app_main.main(["--demo", "--profile", str(profile)]) == 0
-    first = capsys.readouterr().out
-    assert "demo profile created" in first and "outpost-cli" in first
-    with Replica.open(profile) as replica:
-        customers = replica.customers.count()
-        assert customers > 50
-        assert replica.contacts.count() > 0 and replica.deals.count() > 0
-        example = first.split("--search ")[1].split()[0]
-        assert replica.customers.query(search=example), "the suggested search finds nothing"
-        assert replica.check_integrity() == []
-    assert app_main.main(["--demo", "--profile", str(profile)]) == 0  # second run: no reseed
-    assert "ready" in capsys.readouterr().out
-    with Replica.open(profile) as replica:
-        assert replica.customers.count() == customers
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app.main", "--demo", "--profile", str(profile),
+         "--measure-startup"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("startup-ms "), done.stdout
+    assert (profile / "replica.sqlite3").is_file()
+    logs = list((tmp_path / "state").rglob("outpost.log"))
+    assert logs and "Outpost" in logs[0].read_text()
 
 
 def test_server_command_without_a_command_shows_usage(capsys: pytest.CaptureFixture[str]) -> None:
