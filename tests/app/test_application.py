@@ -255,3 +255,24 @@ def test_settings_dialog_checks_its_input(qtbot: QtBot) -> None:
     dialog.language_combo.setCurrentIndex(dialog.language_combo.findData("zh_CN"))
     dialog._submit()
     assert dialog.values() == SettingsValues("https://crm2.example.com:8443", 600, "zh_CN", "")
+
+
+def test_a_damaged_replica_gets_a_clear_message_and_is_left_as_it_was(
+    tmp_path: Path, make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = tmp_path / "damaged"
+    profile.mkdir()
+    garbage = b"this is not an SQLite database, just some bytes " * 200
+    (profile / "replica.sqlite3").write_bytes(garbage)
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        application.QMessageBox,
+        "exec",
+        lambda box: shown.append((box.text(), box.detailedText())) or 0,
+    )
+    running = make_app(Options(profile=profile))
+    assert running.start() is False
+    assert running.window is None
+    assert shown and shown[0][0] == "The local database of this profile cannot be opened."
+    assert "damaged" in shown[0][1]  # the technical reason is in the details only
+    assert (profile / "replica.sqlite3").read_bytes() == garbage
