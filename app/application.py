@@ -76,6 +76,7 @@ class OutpostApp(QObject):
         self._token: str | None = None
         self._shut_down = False
         self.sign_in_dialog: SignInDialog | None = None  # the first run's, while open
+        self.restart_requested = False  # "Restart now" after a language change
 
     # --- start ----------------------------------------------------------------------------
 
@@ -393,13 +394,31 @@ class OutpostApp(QObject):
         self.prefs.sync_interval_s = new.sync_interval_s
         if self.sync is not None:
             self.sync.set_interval(self.prefs.sync_interval_s)
-        if new.language != current.language:
+        language_changed = new.language != current.language
+        if language_changed:
             self.prefs.language = new.language
         self.prefs.sync()
+        if language_changed:
+            self._offer_restart()
         if profile is None or self.options.demo:
             return
         if new.server_url != current.server_url or new.ca_file != current.ca_file:
             self._move_server(profile, new.server_url, new.ca_file)
+
+    def _offer_restart(self) -> None:
+        """A new language shows after a restart: offer it now (edits are saved already)."""
+        box = QMessageBox(self._parent())
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle(self.tr("Language"))
+        box.setText(self.tr("The new language is used when Outpost starts again."))
+        restart = box.addButton(self.tr("Restart now"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.tr("Later"), QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        if box.clickedButton() is restart and self.window is not None:
+            self.restart_requested = True
+            self.window.close()
+            if self.window.isVisible():  # the user kept the window (unsaved changes)
+                self.restart_requested = False
 
     def _move_server(self, old: ServerProfile, url: str, ca_file: str) -> None:
         """The company's server moved (or its CA changed): keep the profile, its data
@@ -466,4 +485,20 @@ def run(options: Options) -> int:
     qapp.setQuitOnLastWindowClosed(True)
     code = qapp.exec()
     outpost.shutdown()
+    if outpost.restart_requested and code == 0:
+        _restart()
     return code
+
+
+def _restart() -> None:
+    """Start Outpost again with the same arguments (after this one has shut down)."""
+    import sys
+
+    from PySide6.QtCore import QProcess
+
+    if getattr(sys, "frozen", False):
+        program, arguments = sys.executable, sys.argv[1:]
+    else:
+        program, arguments = sys.executable, ["-m", "app.main", *sys.argv[1:]]
+    if not QProcess.startDetached(program, arguments):
+        log.error("could not start Outpost again")

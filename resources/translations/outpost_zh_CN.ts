@@ -737,6 +737,22 @@ Phone: {phone}</source>
         <source>Signed out.</source>
         <translation>已退出登录。</translation>
     </message>
+    <message>
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <source>The new language is used when Outpost starts again.</source>
+        <translation>新的语言将在 Outpost 重新启动后使用。</translation>
+    </message>
+    <message>
+        <source>Restart now</source>
+        <translation>立即重启</translation>
+    </message>
+    <message>
+        <source>Later</source>
+        <translation>稍后</translation>
+    </message>
 </context>
 <context>
     <name>RecordDialog</name>

@@ -276,3 +276,27 @@ def test_a_damaged_replica_gets_a_clear_message_and_is_left_as_it_was(
     assert shown and shown[0][0] == "The local database of this profile cannot be opened."
     assert "damaged" in shown[0][1]  # the technical reason is in the details only
     assert (profile / "replica.sqlite3").read_bytes() == garbage
+
+
+def test_a_new_language_offers_a_restart(
+    qtbot: QtBot, tmp_path: Path, make_app: Any, monkeypatch: pytest.MonkeyPatch, prefs: Preferences
+) -> None:
+    profile = tmp_path / "local"
+    Replica.open(profile).close()
+    running = make_app(Options(profile=profile, work_offline=True))
+    assert running.start()
+    chosen = SettingsValues("", 300, "zh_CN", "")
+    monkeypatch.setattr(application.SettingsDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(application.SettingsDialog, "values", lambda self: chosen)
+    asked: list[str] = []
+
+    def answer(box: QMessageBox) -> int:
+        asked.append(box.text())
+        box.buttons()[0].click()  # "Restart now"
+        return 0
+
+    monkeypatch.setattr(application.QMessageBox, "exec", answer)
+    running.edit_settings()
+    assert prefs.language == "zh_CN"
+    assert asked == ["The new language is used when Outpost starts again."]
+    assert running.restart_requested and not running.window.isVisible()
