@@ -53,12 +53,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="for benchmarks: print 'startup-ms N' once the customer list has painted, then quit",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation without a display (window offscreen, translations, "
+        "local database, sync with an embedded server in a temporary folder); exit 0 if "
+        "all is well",
+    )
     parser.add_argument("--version", action="version", version=f"Outpost {__version__}")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from app.self_test import run_self_test
+
+        return run_self_test()
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication

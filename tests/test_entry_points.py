@@ -82,3 +82,25 @@ def test_a_profile_directory_with_dots_in_its_name_is_a_directory(
     with Replica.open(profile) as replica:
         assert replica.path == profile / "replica.sqlite3"
     assert profile.is_dir()
+
+
+@pytest.mark.slow
+def test_self_test_passes_from_source(tmp_path: Path) -> None:
+    """``outpost --self-test`` (what a packaged build is checked with) passes, and leaves
+    nothing in the user's folders."""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app.main", "--self-test"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == ["ok"] * 4, done.stdout
+    assert lines[-1].startswith("self-test passed")
+    assert not any(tmp_path.rglob("*.sqlite3"))
