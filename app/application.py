@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from app.background import run_in_background, wait_for_background
 from app.demo import DemoSession, start_demo
 from app.events import DataEvents
-from app.main_window import MainWindow
+from app.main_window import PAGE_TODAY, MainWindow
+from app.reminders import Reminders
 from app.settings import Preferences
 from app.settings_dialog import SettingsDialog, SettingsValues
 from app.sign_in_dialog import SignInDialog, SignInRequest
@@ -77,6 +78,7 @@ class OutpostApp(QObject):
         self._shut_down = False
         self.sign_in_dialog: SignInDialog | None = None  # the first run's, while open
         self.restart_requested = False  # "Restart now" after a language change
+        self.reminders: Reminders | None = None
 
     # --- start ----------------------------------------------------------------------------
 
@@ -184,10 +186,29 @@ class OutpostApp(QObject):
             window.work_offline_action.setChecked(True)
             window.work_offline_action.blockSignals(False)
         window.set_signed_in(False)
+        self.reminders = Reminders(self.replica, self.events, parent=self)
+        self.reminders.sig_show_today.connect(self._show_today)
+        self.reminders.sig_due.connect(self._remind_in_status_bar)
         window.show()
+        self.reminders.start()
         if not self.options.demo and self.profile_dir is not None:
             with contextlib.suppress(OSError):
                 remember_profile(self.profile_dir)
+
+    def _show_today(self) -> None:
+        if self.window is not None:
+            self.window.show_page(PAGE_TODAY)
+            self.window.showNormal()
+            self.window.raise_()
+            self.window.activateWindow()
+
+    def _remind_in_status_bar(self, items: list[object]) -> None:
+        """Without a system tray, the reminder shows in the status bar."""
+        if self.window is None or self.reminders is None or self.reminders.tray is not None:
+            return
+        title, text = self.reminders.message(items)  # type: ignore[arg-type]
+        first = text.splitlines()[0] if text else ""
+        self.window.statusBar().showMessage(f"{title}: {first}", 30_000)
 
     def _report_startup(self) -> None:
         import time
@@ -262,7 +283,7 @@ class OutpostApp(QObject):
         assert self.sync is not None and self.window is not None
         self._token = token
         self.window.set_signed_in(True, can_sign_out=not self.options.demo)
-        self.window.customer_list.set_user_id(profile.user)
+        self.window.set_user_id(profile.user)
         self.sync.set_work_offline(self.working_offline)
         self.sync.start(profile, token, interval_s=self.prefs.sync_interval_s)
 
@@ -446,6 +467,8 @@ class OutpostApp(QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        if self.reminders is not None:
+            self.reminders.stop()
         if self.sync is not None:
             self.sync.stop()
         wait_for_background(self)

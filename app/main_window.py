@@ -29,10 +29,12 @@ from app.customer_dialog import CustomerDialog
 from app.customer_list_view import CustomerListView
 from app.customer_workspace import CustomerWorkspace
 from app.events import DataEvents
+from app.follow_ups_page import FollowUpsPage
 from app.log_setup import log_dir
 from app.settings import Preferences
 from app.status_bar import SyncStatusBar
 from app.sync_worker import SyncController
+from app.today_page import TodayPage
 from sync import __version__
 from sync.replica import Replica
 
@@ -105,25 +107,11 @@ class MainWindow(QMainWindow):
         self.customer_tabs.tabCloseRequested.connect(self.close_customer_tab)
 
         self.pages = QStackedWidget()
-        self.pages.addWidget(
-            PlaceholderPage(
-                self.tr("Today"),
-                self.tr(
-                    "Today's follow-ups, overdue reminders and the customers to call "
-                    "will gather here."
-                ),
-            )
-        )
+        self.today_page = TodayPage(replica, events, user_id)
+        self.pages.addWidget(self.today_page)
         self.pages.addWidget(self.customer_tabs)
-        self.pages.addWidget(
-            PlaceholderPage(
-                self.tr("Follow-ups"),
-                self.tr(
-                    "All follow-ups across customers will be listed here. Until then, "
-                    "open a customer to see and log its follow-ups."
-                ),
-            )
-        )
+        self.follow_ups_page = FollowUpsPage(replica, events, user_id)
+        self.pages.addWidget(self.follow_ups_page)
         self.pages.addWidget(
             PlaceholderPage(
                 self.tr("Deals"),
@@ -141,6 +129,9 @@ class MainWindow(QMainWindow):
             ),
         )
         self.pages.addWidget(self.conflicts_page)
+
+        for page in (self.today_page, self.follow_ups_page):
+            page.sig_open_customer.connect(self.open_customer)
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
@@ -254,6 +245,12 @@ class MainWindow(QMainWindow):
         about = self._action(self.tr("&About Outpost"), self.show_about, None)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(about)
+
+    def set_user_id(self, user_id: str | None) -> None:
+        """Who is signed in (known only after the first sign-in of a profile)."""
+        self.user_id = user_id
+        for page in (self.customer_list, self.today_page, self.follow_ups_page):
+            page.set_user_id(user_id)
 
     def set_signed_in(self, signed_in: bool, *, can_sign_out: bool = True) -> None:
         """Which of Sign in / Sign out the File menu offers."""

@@ -92,6 +92,231 @@
     </message>
 </context>
 <context>
+    <name>ConflictDialog</name>
+    <message>
+        <source>someone</source>
+        <translation>某人</translation>
+    </message>
+    <message>
+        <source>you (on another device)</source>
+        <translation>您（在另一台设备上）</translation>
+    </message>
+    <message>
+        <source>Yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>No</source>
+        <translation>否</translation>
+    </message>
+    <message>
+        <source>Resolve conflict — {name}</source>
+        <translation>解决冲突 — {name}</translation>
+    </message>
+    <message>
+        <source>{entity}: {name}</source>
+        <translation>{entity}：{name}</translation>
+    </message>
+    <message>
+        <source>You and {who} changed the same fields of this {thing} before your changes met. Choose for each field which value to keep, or write a merged one. Nothing is overwritten until you click Resolve.</source>
+        <translation>您和{who}在同步之前修改了此{thing}的相同字段。请为每个字段选择保留哪个值，或填写合并后的值。点击“解决”之前，任何内容都不会被覆盖。</translation>
+    </message>
+    <message>
+        <source>Field</source>
+        <translation>字段</translation>
+    </message>
+    <message>
+        <source>You both started from</source>
+        <translation>双方修改前的值</translation>
+    </message>
+    <message>
+        <source>Your value</source>
+        <translation>您的值</translation>
+    </message>
+    <message>
+        <source>Their value</source>
+        <translation>对方的值</translation>
+    </message>
+    <message>
+        <source>Merged value</source>
+        <translation>合并后的值</translation>
+    </message>
+    <message>
+        <source>Keep all mine</source>
+        <translation>全部保留我的</translation>
+    </message>
+    <message>
+        <source>Keep all theirs</source>
+        <translation>全部保留对方的</translation>
+    </message>
+    <message>
+        <source>Decide later</source>
+        <translation>稍后决定</translation>
+    </message>
+    <message>
+        <source>Resolve</source>
+        <translation>解决</translation>
+    </message>
+    <message>
+        <source>You changed this {thing}, but it is no longer shared with you: it was given to someone else or deleted on the server. Your changes below cannot be sent.</source>
+        <translation>您修改了此{thing}，但它已不再与您共享：它已被转给他人或在服务器上被删除。下面的修改无法发送。</translation>
+    </message>
+    <message>
+        <source>The server no longer shares it with you: it cannot be kept.</source>
+        <translation>服务器已不再与您共享该记录：无法保留。</translation>
+    </message>
+    <message>
+        <source>You changed this {thing}, but {who} deleted it on {when}.</source>
+        <translation>您修改了此{thing}，但{who}已于 {when} 将其删除。</translation>
+    </message>
+    <message>
+        <source>You changed this {thing}, but {who} deleted it.</source>
+        <translation>您修改了此{thing}，但{who}已将其删除。</translation>
+    </message>
+    <message>
+        <source>Deleting it removes its contacts, follow-ups and deals from this computer.</source>
+        <translation>删除后，其联系人、跟进记录和商机也会从本机移除。</translation>
+    </message>
+    <message>
+        <source>Keep the record (with my changes)</source>
+        <translation>保留记录（含我的修改）</translation>
+    </message>
+    <message>
+        <source>Delete it</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>Your changes:</source>
+        <translation>您的修改：</translation>
+    </message>
+    <message>
+        <source>Before</source>
+        <translation>修改前</translation>
+    </message>
+    <message>
+        <source>You deleted this {thing}; {who} changed it meanwhile, on {when}.</source>
+        <translation>您删除了此{thing}；与此同时{who}在 {when} 修改了它。</translation>
+    </message>
+    <message>
+        <source>You deleted this {thing}; {who} changed it meanwhile.</source>
+        <translation>您删除了此{thing}；与此同时{who}修改了它。</translation>
+    </message>
+    <message>
+        <source>Keeping it also brings back its contacts, follow-ups and deals; deleting it deletes them too.</source>
+        <translation>保留会一并恢复其联系人、跟进记录和商机；删除则会一并删除它们。</translation>
+    </message>
+    <message>
+        <source>Keep the record (with their changes)</source>
+        <translation>保留记录（含对方的修改）</translation>
+    </message>
+    <message>
+        <source>Delete it anyway</source>
+        <translation>仍然删除</translation>
+    </message>
+    <message>
+        <source>What {who} changed:</source>
+        <translation>{who}修改了：</translation>
+    </message>
+    <message>
+        <source>Now</source>
+        <translation>现在</translation>
+    </message>
+    <message>
+        <source>No field changes were reported.</source>
+        <translation>没有字段修改记录。</translation>
+    </message>
+    <message>
+        <source>Choose which value to keep for: {fields}.</source>
+        <translation>请选择以下字段要保留的值：{fields}。</translation>
+    </message>
+    <message>
+        <source>A merged value is not valid: see the message under it.</source>
+        <translation>合并后的值无效：请查看其下方的提示。</translation>
+    </message>
+    <message>
+        <source>Conflict settled</source>
+        <translation>冲突已解决</translation>
+    </message>
+    <message>
+        <source>This conflict was settled meanwhile (by a sync): nothing to do.</source>
+        <translation>此冲突已在同步中解决，无需操作。</translation>
+    </message>
+    <message>
+        <source>This conflict could not be resolved: {reason}</source>
+        <translation>无法解决此冲突：{reason}</translation>
+    </message>
+</context>
+<context>
+    <name>ConflictTableModel</name>
+    <message>
+        <source>Record</source>
+        <translation>记录</translation>
+    </message>
+    <message>
+        <source>Type</source>
+        <translation>类型</translation>
+    </message>
+    <message>
+        <source>Fields</source>
+        <translation>字段</translation>
+    </message>
+    <message>
+        <source>What happened</source>
+        <translation>发生了什么</translation>
+    </message>
+    <message>
+        <source>Changed by</source>
+        <translation>修改人</translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>{name} of customer {customer}</source>
+        <translation>客户 {customer} 的 {name}</translation>
+    </message>
+</context>
+<context>
+    <name>ConflictsPage</name>
+    <message>
+        <source>Changed on both sides</source>
+        <translation>双方都修改了</translation>
+    </message>
+    <message>
+        <source>You changed it; deleted elsewhere</source>
+        <translation>您修改了；别处已删除</translation>
+    </message>
+    <message>
+        <source>You deleted it; changed elsewhere</source>
+        <translation>您删除了；别处已修改</translation>
+    </message>
+    <message>
+        <source>Conflicts</source>
+        <translation>冲突</translation>
+    </message>
+    <message>
+        <source>Resolve…</source>
+        <translation>解决…</translation>
+    </message>
+    <message>
+        <source>Open customer</source>
+        <translation>打开客户</translation>
+    </message>
+    <message>
+        <source>No conflicts</source>
+        <translation>没有冲突</translation>
+    </message>
+    <message>
+        <source>No conflicts: every change you made agrees with the server. When you and a colleague change the same field before syncing, the conflict waits here for you to decide. Nothing is overwritten until you do.</source>
+        <translation>没有冲突：您的所有修改都与服务器一致。当您和同事在同步前修改了同一字段时，冲突会在这里等您决定。在您决定之前，任何内容都不会被覆盖。</translation>
+    </message>
+    <message>
+        <source>{count} record(s) need your decision: your change and one made elsewhere disagree. Until you decide, your value is kept here and not sent.</source>
+        <translation>{count} 条记录需要您决定：您的修改与别处的修改不一致。在您决定之前，您的值会保留在本机且不会发送。</translation>
+    </message>
+</context>
+<context>
     <name>ContactDialog</name>
     <message>
         <source>New contact</source>
@@ -332,6 +557,198 @@ Phone: {phone}</source>
     </message>
 </context>
 <context>
+    <name>DealTableModel</name>
+    <message>
+        <source>Whether the server has this deal's latest changes</source>
+        <translation>服务器是否已有该商机的最新修改</translation>
+    </message>
+    <message>
+        <source>The owner of the deal's customer</source>
+        <translation>商机所属客户的负责人</translation>
+    </message>
+    <message>
+        <source>Click to sort; F2 or a click on a selected stage changes it</source>
+        <translation>点击排序；按 F2 或点击选中的阶段可修改</translation>
+    </message>
+    <message>
+        <source>Click to sort by this column</source>
+        <translation>点击按此列排序</translation>
+    </message>
+    <message>
+        <source>Sync</source>
+        <translation>同步</translation>
+    </message>
+    <message>
+        <source>Probability</source>
+        <translation>赢单概率</translation>
+    </message>
+    <message>
+        <source>This deal was deleted in the meantime.</source>
+        <translation>该商机已在此期间被删除。</translation>
+    </message>
+    <message>
+        <source>Changed here; waiting to be sent to the server.</source>
+        <translation>已在本机修改，等待发送到服务器。</translation>
+    </message>
+    <message>
+        <source>Changed here and on the server: open it to choose what to keep.</source>
+        <translation>本机和服务器上都修改过：请打开它选择保留哪个值。</translation>
+    </message>
+    <message>
+        <source>The server refused the last change: {reason}</source>
+        <translation>服务器拒绝了最近一次修改：{reason}</translation>
+    </message>
+    <message>
+        <source>The server refused the last change.</source>
+        <translation>服务器拒绝了最近一次修改。</translation>
+    </message>
+    <message>
+        <source>The server has this deal's latest changes.</source>
+        <translation>服务器已有该商机的最新修改。</translation>
+    </message>
+    <message>
+        <source>Past its expected close and still open</source>
+        <translation>已过预计成交日期且仍未关闭</translation>
+    </message>
+</context>
+<context>
+    <name>DealsPage</name>
+    <message>
+        <source>My deals</source>
+        <translation>我的商机</translation>
+    </message>
+    <message>
+        <source>Deals of the customers you own</source>
+        <translation>您负责的客户的商机</translation>
+    </message>
+    <message>
+        <source>Team</source>
+        <translation>团队</translation>
+    </message>
+    <message>
+        <source>Every deal you can see</source>
+        <translation>您可见的所有商机</translation>
+    </message>
+    <message>
+        <source>All stages</source>
+        <translation>全部阶段</translation>
+    </message>
+    <message>
+        <source>Open deals only</source>
+        <translation>仅未关闭的商机</translation>
+    </message>
+    <message>
+        <source>Leave out won and lost deals</source>
+        <translation>不包括赢单和输单的商机</translation>
+    </message>
+    <message>
+        <source>Open customer</source>
+        <translation>打开客户</translation>
+    </message>
+    <message>
+        <source>Edit deal…</source>
+        <translation>编辑商机…</translation>
+    </message>
+    <message>
+        <source>Move to next stage</source>
+        <translation>推进到下一阶段</translation>
+    </message>
+    <message>
+        <source>Move to previous stage</source>
+        <translation>退回到上一阶段</translation>
+    </message>
+    <message>
+        <source>Move to stage</source>
+        <translation>移到阶段</translation>
+    </message>
+    <message>
+        <source>Sign in to see which deals are yours</source>
+        <translation>登录后可查看哪些商机属于您</translation>
+    </message>
+    <message>
+        <source>1 deal</source>
+        <translation>1 个商机</translation>
+    </message>
+    <message>
+        <source>{count} deals</source>
+        <translation>{count} 个商机</translation>
+    </message>
+    <message>
+        <source>Open pipeline: {amount} in {count} deals · Won: {won}</source>
+        <translation>进行中：{count} 个商机共 {amount} · 已赢单：{won}</translation>
+    </message>
+</context>
+<context>
+    <name>Entities</name>
+    <message>
+        <source>Customer</source>
+        <translation>客户</translation>
+    </message>
+    <message>
+        <source>Contact</source>
+        <translation>联系人</translation>
+    </message>
+    <message>
+        <source>Follow-up</source>
+        <translation>跟进记录</translation>
+    </message>
+    <message>
+        <source>Deal</source>
+        <translation>商机</translation>
+    </message>
+    <message>
+        <source>customer</source>
+        <translation>客户</translation>
+    </message>
+    <message>
+        <source>contact</source>
+        <translation>联系人</translation>
+    </message>
+    <message>
+        <source>follow-up</source>
+        <translation>跟进记录</translation>
+    </message>
+    <message>
+        <source>deal</source>
+        <translation>商机</translation>
+    </message>
+</context>
+<context>
+    <name>FieldChoice</name>
+    <message>
+        <source>Keep mine</source>
+        <translation>保留我的</translation>
+    </message>
+    <message>
+        <source>Keep theirs</source>
+        <translation>保留对方的</translation>
+    </message>
+    <message>
+        <source>Merge</source>
+        <translation>合并</translation>
+    </message>
+    <message>
+        <source>Keep my {field}</source>
+        <translation>保留我的{field}</translation>
+    </message>
+    <message>
+        <source>Keep their {field}</source>
+        <translation>保留对方的{field}</translation>
+    </message>
+    <message>
+        <source>Merge {field}</source>
+        <translation>合并{field}</translation>
+    </message>
+    <message>
+        <source>Changed by {who} at {when}</source>
+        <translation>由{who}于 {when} 修改</translation>
+    </message>
+    <message>
+        <source>Changed by {who}</source>
+        <translation>由{who}修改</translation>
+    </message>
+</context>
+<context>
     <name>Fields</name>
     <message>
         <source>Address</source>
@@ -502,6 +919,17 @@ Phone: {phone}</source>
     </message>
 </context>
 <context>
+    <name>FollowUpTableModel</name>
+    <message>
+        <source>Sync</source>
+        <translation>同步</translation>
+    </message>
+    <message>
+        <source>Click to sort by this column</source>
+        <translation>点击按此列排序</translation>
+    </message>
+</context>
+<context>
     <name>FollowUpTimeline</name>
     <message>
         <source>Next: {action} · {when}</source>
@@ -529,6 +957,72 @@ Phone: {phone}</source>
     </message>
 </context>
 <context>
+    <name>FollowUpsPage</name>
+    <message>
+        <source>Customer: name, pinyin, initials or phone…</source>
+        <translation>客户：姓名、拼音、首字母或电话…</translation>
+    </message>
+    <message>
+        <source>All kinds</source>
+        <translation>全部方式</translation>
+    </message>
+    <message>
+        <source>Open and done</source>
+        <translation>未完成和已完成</translation>
+    </message>
+    <message>
+        <source>Open</source>
+        <translation>未完成</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>Any</source>
+        <translation>不限</translation>
+    </message>
+    <message>
+        <source>Happened on or after this day</source>
+        <translation>在此日期或之后发生</translation>
+    </message>
+    <message>
+        <source>Happened on or before this day</source>
+        <translation>在此日期或之前发生</translation>
+    </message>
+    <message>
+        <source>From</source>
+        <translation>从</translation>
+    </message>
+    <message>
+        <source>To</source>
+        <translation>至</translation>
+    </message>
+    <message>
+        <source>1 follow-up</source>
+        <translation>1 条跟进记录</translation>
+    </message>
+    <message>
+        <source>{count} follow-ups</source>
+        <translation>{count} 条跟进记录</translation>
+    </message>
+</context>
+<context>
+    <name>LogFollowUpDialog</name>
+    <message>
+        <source>Log follow-up — {customer}</source>
+        <translation>记录跟进 — {customer}</translation>
+    </message>
+    <message>
+        <source>Log what happened for “{what}”. The item is then marked done.</source>
+        <translation>记录“{what}”的情况，之后该事项会标记为已完成。</translation>
+    </message>
+    <message>
+        <source>Log what happened. The item is then marked done.</source>
+        <translation>记录发生的情况，之后该事项会标记为已完成。</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
         <source>Outpost CRM</source>
@@ -543,16 +1037,8 @@ Phone: {phone}</source>
         <translation>今日</translation>
     </message>
     <message>
-        <source>Today's follow-ups, overdue reminders and the customers to call will gather here.</source>
-        <translation>今日的跟进、逾期提醒和需要联系的客户将汇总在这里。</translation>
-    </message>
-    <message>
         <source>Follow-ups</source>
         <translation>跟进记录</translation>
-    </message>
-    <message>
-        <source>All follow-ups across customers will be listed here. Until then, open a customer to see and log its follow-ups.</source>
-        <translation>所有客户的跟进记录将列在这里。在此之前，请打开客户查看和记录跟进。</translation>
     </message>
     <message>
         <source>Deals</source>
@@ -673,6 +1159,13 @@ Phone: {phone}</source>
     </message>
 </context>
 <context>
+    <name>Money</name>
+    <message>
+        <source>{amount} {currency}</source>
+        <translation>{amount} {currency}</translation>
+    </message>
+</context>
+<context>
     <name>OptionalDateTimeEdit</name>
     <message>
         <source>Set a date</source>
@@ -755,6 +1248,61 @@ Phone: {phone}</source>
     </message>
 </context>
 <context>
+    <name>PipelineChart</name>
+    <message>
+        <source>No deals</source>
+        <translation>没有商机</translation>
+    </message>
+    <message>
+        <source>1 deal</source>
+        <translation>1 个商机</translation>
+    </message>
+    <message>
+        <source>{count} deals</source>
+        <translation>{count} 个商机</translation>
+    </message>
+    <message>
+        <source>{deals} · {amount}</source>
+        <translation>{deals} · {amount}</translation>
+    </message>
+    <message>
+        <source>(+{count} in other currencies)</source>
+        <translation>（另有 {count} 个其他币种）</translation>
+    </message>
+    <message>
+        <source>{amount} in 1 deal</source>
+        <translation>1 个商机共 {amount}</translation>
+    </message>
+    <message>
+        <source>{amount} in {count} deals</source>
+        <translation>{count} 个商机共 {amount}</translation>
+    </message>
+    <message>
+        <source>Click to show every stage again</source>
+        <translation>点击重新显示所有阶段</translation>
+    </message>
+    <message>
+        <source>Click to list only these deals</source>
+        <translation>点击仅列出这些商机</translation>
+    </message>
+    <message>
+        <source>Bar length: amount in {currency}</source>
+        <translation>条形长度：以 {currency} 计的金额</translation>
+    </message>
+    <message>
+        <source>Also: {amounts}</source>
+        <translation>另有：{amounts}</translation>
+    </message>
+    <message>
+        <source>No deals of your customers yet</source>
+        <translation>您的客户还没有商机</translation>
+    </message>
+    <message>
+        <source>No deals yet</source>
+        <translation>还没有商机</translation>
+    </message>
+</context>
+<context>
     <name>RecordDialog</name>
     <message>
         <source>Add</source>
@@ -778,6 +1326,33 @@ Phone: {phone}</source>
     <message>
         <source>Separate tags with commas</source>
         <translation>多个标签用逗号分隔</translation>
+    </message>
+</context>
+<context>
+    <name>Reminders</name>
+    <message>
+        <source>Outpost CRM</source>
+        <translation>Outpost 客户管理</translation>
+    </message>
+    <message>
+        <source>Follow-up due</source>
+        <translation>跟进到期</translation>
+    </message>
+    <message>
+        <source>{count} follow-ups due</source>
+        <translation>{count} 条跟进到期</translation>
+    </message>
+    <message>
+        <source>and {count} more</source>
+        <translation>还有 {count} 条</translation>
+    </message>
+    <message>
+        <source>Follow up</source>
+        <translation>跟进</translation>
+    </message>
+    <message>
+        <source>{time} {customer}: {what}</source>
+        <translation>{time} {customer}：{what}</translation>
     </message>
 </context>
 <context>
@@ -1150,6 +1725,41 @@ Refused by the server: {failed} (open those records to correct them)</source>
     </message>
 </context>
 <context>
+    <name>TodayPage</name>
+    <message>
+        <source>Today</source>
+        <translation>今日</translation>
+    </message>
+    <message>
+        <source>Nothing due today.</source>
+        <translation>今天没有到期事项。</translation>
+    </message>
+    <message>
+        <source>Overdue</source>
+        <translation>已逾期</translation>
+    </message>
+    <message>
+        <source>This week</source>
+        <translation>本周</translation>
+    </message>
+    <message>
+        <source>You are all caught up.</source>
+        <translation>所有事项都已处理完毕。</translation>
+    </message>
+    <message>
+        <source>{overdue} overdue · {today} today · {week} in the next 7 days</source>
+        <translation>已逾期 {overdue} · 今天 {today} · 未来 7 天 {week}</translation>
+    </message>
+    <message>
+        <source>Nothing due today. Coming up this week:</source>
+        <translation>今天没有到期事项。本周即将到期：</translation>
+    </message>
+    <message>
+        <source>and {count} more — see Follow-ups</source>
+        <translation>还有 {count} 条 — 请查看跟进记录</translation>
+    </message>
+</context>
+<context>
     <name>ValidationMessages</name>
     <message>
         <source>Choose yes or no.</source>
@@ -1289,6 +1899,13 @@ Refused by the server: {failed} (open those records to correct them)</source>
     </message>
 </context>
 <context>
+    <name>ValueBox</name>
+    <message>
+        <source>(empty)</source>
+        <translation>（空）</translation>
+    </message>
+</context>
+<context>
     <name>_OwnerCombo</name>
     <message>
         <source>All owners</source>
@@ -1297,6 +1914,37 @@ Refused by the server: {failed} (open those records to correct them)</source>
     <message>
         <source>{owner} (me)</source>
         <translation>{owner}（我）</translation>
+    </message>
+</context>
+<context>
+    <name>page</name>
+    <message>
+        <source>(no name)</source>
+        <translation>（无名称）</translation>
+    </message>
+    <message>
+        <source>Open this customer</source>
+        <translation>打开此客户</translation>
+    </message>
+    <message>
+        <source>Follow up</source>
+        <translation>跟进</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>已完成</translation>
+    </message>
+    <message>
+        <source>Mark it done</source>
+        <translation>标记为已完成</translation>
+    </message>
+    <message>
+        <source>Log follow-up…</source>
+        <translation>记录跟进…</translation>
+    </message>
+    <message>
+        <source>Log what happened and mark it done</source>
+        <translation>记录情况并标记为已完成</translation>
     </message>
 </context>
 </TS>
