@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.conflicts_page import ConflictsPage
 from app.customer_dialog import CustomerDialog
 from app.customer_list_view import CustomerListView
 from app.customer_workspace import CustomerWorkspace
@@ -121,16 +122,11 @@ class MainWindow(QMainWindow):
                 ),
             )
         )
-        self.conflicts_page = PlaceholderPage(
-            self.tr("Conflicts"),
-            self.tr(
-                "When you and a colleague change the same field, the conflict waits here "
-                "for you to decide. Nothing is overwritten until you do."
-            ),
-        )
+        self.conflicts_page = ConflictsPage(replica, events, user_id)
+        self.conflicts_page.sig_resolved.connect(self._conflict_resolved)
         self.pages.addWidget(self.conflicts_page)
 
-        for page in (self.today_page, self.follow_ups_page):
+        for page in (self.today_page, self.follow_ups_page, self.conflicts_page):
             page.sig_open_customer.connect(self.open_customer)
 
         self.nav = QListWidget()
@@ -249,7 +245,12 @@ class MainWindow(QMainWindow):
     def set_user_id(self, user_id: str | None) -> None:
         """Who is signed in (known only after the first sign-in of a profile)."""
         self.user_id = user_id
-        for page in (self.customer_list, self.today_page, self.follow_ups_page):
+        for page in (
+            self.customer_list,
+            self.today_page,
+            self.follow_ups_page,
+            self.conflicts_page,
+        ):
             page.set_user_id(user_id)
 
     def set_signed_in(self, signed_in: bool, *, can_sign_out: bool = True) -> None:
@@ -295,9 +296,7 @@ class MainWindow(QMainWindow):
         workspace = CustomerWorkspace(self.replica, self.events, customer_id)
         index = self.customer_tabs.addTab(workspace, self._tab_title(workspace))
         workspace.sig_title_changed.connect(lambda title, w=workspace: self._retitle(w, title))
-        workspace.sig_resolve_conflict_requested.connect(
-            lambda _entity, _record_id: self.show_page(PAGE_CONFLICTS)
-        )
+        workspace.sig_resolve_conflict_requested.connect(self.resolve_conflict)
         self.customer_tabs.setCurrentIndex(index)
 
     def _tab_title(self, workspace: CustomerWorkspace) -> str:
@@ -310,6 +309,16 @@ class MainWindow(QMainWindow):
         if index > 0:
             self.customer_tabs.setTabText(index, _elide(title) or self.tr("Customer"))
             self.customer_tabs.setTabToolTip(index, title)
+
+    def resolve_conflict(self, entity: str, record_id: str) -> None:
+        """Open the conflict of a record (from its workspace's "Resolve…")."""
+        self.show_page(PAGE_CONFLICTS)
+        self.conflicts_page.open_conflict_for(entity, record_id)
+
+    def _conflict_resolved(self) -> None:
+        self.sync.refresh_counts()
+        if not self.work_offline_action.isChecked():
+            self.sync.request_sync()
 
     def close_customer_tab(self, index: int) -> bool:
         """Close one customer's tab, asking first about unsaved changes."""

@@ -304,8 +304,8 @@
         <translation>打开客户</translation>
     </message>
     <message>
-        <source>No conflicts</source>
-        <translation>没有冲突</translation>
+        <source>Nothing to decide</source>
+        <translation>没有需要决定的事项</translation>
     </message>
     <message>
         <source>No conflicts: every change you made agrees with the server. When you and a colleague change the same field before syncing, the conflict waits here for you to decide. Nothing is overwritten until you do.</source>
@@ -1051,10 +1051,6 @@ Phone: {phone}</source>
     <message>
         <source>Conflicts</source>
         <translation>冲突</translation>
-    </message>
-    <message>
-        <source>When you and a colleague change the same field, the conflict waits here for you to decide. Nothing is overwritten until you do.</source>
-        <translation>当您和同事修改了同一字段时，冲突会在这里等您决定。在您决定之前，任何内容都不会被覆盖。</translation>
     </message>
     <message>
         <source>Customers</source>
