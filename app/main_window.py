@@ -12,7 +12,6 @@ import logging
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QStyle,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -29,6 +27,7 @@ from app.conflicts_page import ConflictsPage
 from app.customer_dialog import CustomerDialog
 from app.customer_list_view import CustomerListView
 from app.customer_workspace import CustomerWorkspace
+from app.deals_page import DealsPage
 from app.events import DataEvents
 from app.follow_ups_page import FollowUpsPage
 from app.log_setup import log_dir
@@ -42,26 +41,6 @@ from sync.replica import Replica
 log = logging.getLogger(__name__)
 
 PAGE_TODAY, PAGE_CUSTOMERS, PAGE_FOLLOW_UPS, PAGE_DEALS, PAGE_CONFLICTS = range(5)
-
-
-class PlaceholderPage(QWidget):
-    """A page whose full version is still to come: says what it will hold."""
-
-    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        heading = QLabel(title)
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        heading.setFont(font)
-        body = QLabel(text)
-        body.setWordWrap(True)
-        body.setObjectName("hint")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(32, 28, 32, 28)
-        layout.addWidget(heading)
-        layout.addWidget(body)
-        layout.addStretch(1)
 
 
 class MainWindow(QMainWindow):
@@ -113,20 +92,13 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.customer_tabs)
         self.follow_ups_page = FollowUpsPage(replica, events, user_id)
         self.pages.addWidget(self.follow_ups_page)
-        self.pages.addWidget(
-            PlaceholderPage(
-                self.tr("Deals"),
-                self.tr(
-                    "The deals pipeline will be shown here. Until then, open a customer "
-                    "to see and edit its deals."
-                ),
-            )
-        )
+        self.deals_page = DealsPage(replica, events, user_id)
+        self.pages.addWidget(self.deals_page)
         self.conflicts_page = ConflictsPage(replica, events, user_id)
         self.conflicts_page.sig_resolved.connect(self._conflict_resolved)
         self.pages.addWidget(self.conflicts_page)
 
-        for page in (self.today_page, self.follow_ups_page, self.conflicts_page):
+        for page in (self.today_page, self.follow_ups_page, self.deals_page, self.conflicts_page):
             page.sig_open_customer.connect(self.open_customer)
 
         self.nav = QListWidget()
@@ -249,6 +221,7 @@ class MainWindow(QMainWindow):
             self.customer_list,
             self.today_page,
             self.follow_ups_page,
+            self.deals_page,
             self.conflicts_page,
         ):
             page.set_user_id(user_id)
@@ -392,12 +365,16 @@ class MainWindow(QMainWindow):
         columns = self.prefs.layout("customer_list/header")
         if columns is not None:
             self.customer_list.restore_layout(columns)
+        deal_columns = self.prefs.layout("deal_list/header")
+        if deal_columns is not None:
+            self.deals_page.restore_layout(deal_columns)
 
     def save_layout(self) -> None:
         self.prefs.set_layout("main_window/geometry", self.saveGeometry().data())
         self.prefs.set_layout("main_window/state", self.saveState().data())
         self.prefs.set_layout("main_window/splitter", self.splitter.saveState().data())
         self.prefs.set_layout("customer_list/header", self.customer_list.save_layout())
+        self.prefs.set_layout("deal_list/header", self.deals_page.save_layout())
         self.prefs.sync()
 
     # --- closing --------------------------------------------------------------------------

@@ -1045,10 +1045,6 @@ Phone: {phone}</source>
         <translation>商机</translation>
     </message>
     <message>
-        <source>The deals pipeline will be shown here. Until then, open a customer to see and edit its deals.</source>
-        <translation>商机漏斗将显示在这里。在此之前，请打开客户查看和编辑商机。</translation>
-    </message>
-    <message>
         <source>Conflicts</source>
         <translation>冲突</translation>
     </message>
