@@ -27,11 +27,16 @@ def take(language: str) -> None:
 
     from app import i18n
     from app.application import Options, OutpostApp
+    from app.main_window import PAGE_CONFLICTS, PAGE_DEALS, PAGE_TODAY
     from app.sign_in_dialog import SignInDialog
     from app.style import apply_style
-    from sync.engine import SyncState
+    from server.seed import DEMO_PASSWORD
+    from sync.account import sign_in
+    from sync.engine import SyncEngine, SyncState
+    from sync.replica import Replica
     from sync.repository import Filter
     from sync.search import has_han
+    from sync.transport import ServerClient
 
     qapp = QApplication([])
     i18n.install_translators(qapp, language)
@@ -50,6 +55,11 @@ def take(language: str) -> None:
             qapp.processEvents()
             time.sleep(0.02)
 
+    def settle() -> None:
+        for _ in range(30):
+            qapp.processEvents()
+            time.sleep(0.01)
+
     sync = outpost.sync
     wait(lambda: sync.status.state is SyncState.ONLINE and window.customer_list.model.rowCount())
     for _ in range(20):
@@ -67,6 +77,52 @@ def take(language: str) -> None:
     for _ in range(20):
         qapp.processEvents()
     window.grab().save(str(HERE / f"customer_workspace_{language}.png"))
+
+    # Today and the deals pipeline (the team's, to show every stage).
+    window.show_page(PAGE_TODAY)
+    settle()
+    window.grab().save(str(HERE / f"today_{language}.png"))
+    window.show_page(PAGE_DEALS)
+    window.deals_page.set_scope("team")
+    settle()
+    window.grab().save(str(HERE / f"deals_{language}.png"))
+
+    # A conflict: the sales manager changes the same fields of a customer of the demo
+    # user on another device, then the demo user's edits meet them.
+    assert outpost.demo is not None
+    target = next(
+        r
+        for r in replica.customers.query(limit=500)
+        if r.values["owner_id"] == "demo" and has_han(r.values["name"]) and r.values["notes"]
+    )
+    with tempfile.TemporaryDirectory() as other_dir:
+        other = Replica.open(Path(other_dir))
+        signed = sign_in(other, outpost.demo.server.url, "chen.jing", DEMO_PASSWORD, device="shots")
+        with ServerClient(signed.profile.config(), signed.token) as client:
+            engine = SyncEngine(other, client)
+            engine.sync_once()
+            other.customers.update(
+                target.id,
+                {
+                    "level": "A",
+                    "notes": "经理已电话确认：演示改到周四下午。\n对方采购负责人：李娜。",
+                },
+            )
+            engine.sync_once()
+        other.close()
+    replica.customers.update(
+        target.id, {"level": "C", "notes": "客户希望下周二上门演示。\n预算约 50 万，需先报价。"}
+    )
+    sync.request_sync()
+    wait(lambda: sync.status.conflicts == 1 and sync.status.state is SyncState.ONLINE)
+    window.show_page(PAGE_CONFLICTS)
+    settle()
+    window.grab().save(str(HERE / f"conflicts_{language}.png"))
+    conflict = window.conflicts_page.open_conflict_for("customer", target.id)
+    assert conflict is not None
+    settle()
+    conflict.grab().save(str(HERE / f"conflict_dialog_{language}.png"))
+    conflict.close()
 
     dialog = SignInDialog(
         lambda request: None, server_url="https://crm.example.com:8750", user="zhang.wei"
