@@ -64,3 +64,14 @@ bench-app: install translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+.PHONY: package package-check
+
+## The desktop app packaged with PyInstaller: one folder in dist/outpost/ (work files in
+## build/work/). One file, Windows and macOS: see build/README.md.
+package: install
+	$(BIN)/python build/build.py
+
+## `make package`, then the built app's self-test offscreen (about a minute here).
+package-check: install
+	QT_QPA_PLATFORM=offscreen $(BIN)/python build/build.py --check

@@ -86,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     QCoreApplication.setApplicationVersion(__version__)
     QGuiApplication.setDesktopFileName("outpost")
     qapp = QApplication(sys.argv[:1])
-    qapp.setWindowIcon(QIcon.fromTheme("x-office-address-book"))
+    icon_file = i18n.translations_dir().parent / "icons" / "outpost.png"  # packaged builds
+    qapp.setWindowIcon(
+        QIcon(str(icon_file)) if icon_file.is_file() else QIcon.fromTheme("x-office-address-book")
+    )
     prefs = Preferences()
     i18n.install_translators(qapp, args.lang or prefs.language)
     apply_style(qapp)

@@ -2,8 +2,9 @@
 display.
 
 In a temporary profile and data folder it opens the main window offscreen, finds its
-translations, writes a customer and reads it back, starts the embedded server, signs in,
-syncs the customer to it and checks that the server has it. Prints one line per check
+translations, reports the UI language the system locale selects (as on a first start),
+writes a customer and reads it back, starts the embedded server, signs in, syncs the
+customer to it and checks that the server has it. Prints one line per check
 and exits 0, or 1 with what failed. Nothing is left behind.
 """
 
@@ -61,7 +62,16 @@ def _checks(base: Path) -> int:
             raise RuntimeError(f"cannot load {qm}")
         if translator.translate("MainWindow", "Customers") != "客户":
             raise RuntimeError("the zh_CN translation does not translate 'Customers'")
-        return str(qm)
+        # What a first start on this machine shows: the system locale decides (the
+        # preference's default), as `outpost` itself does it.
+        from PySide6.QtCore import QCoreApplication, QLocale
+
+        system = QLocale.system().name()
+        language = i18n.install_translators(qapp, "system")
+        sample = QCoreApplication.translate("MainWindow", "Customers")
+        if language != "en" and sample == "Customers":
+            raise RuntimeError(f"{language} chosen for locale {system}, but texts stay English")
+        return f"{qm}; UI language {language} (system locale {system}: '{sample}')"
 
     def replica_roundtrip() -> str:
         from sync.replica import Replica
