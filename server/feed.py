@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,17 @@ def server_id(conn: Connection) -> str:
         select(_meta.c.value).where(_meta.c.key == SERVER_ID_KEY)
     ).scalar_one()
     return value
+
+
+def renew_server_id(conn: Connection) -> tuple[str, str]:
+    """Give the database a new identity (after a backup was restored): every cursor
+    handed out before is refused with 410, so clients pull everything again instead of
+    skipping the change numbers the restored database hands out a second time. Returns
+    (old, new)."""
+    old = server_id(conn)
+    new = str(uuid.uuid4())
+    conn.execute(update(_meta).where(_meta.c.key == SERVER_ID_KEY).values(value=new))
+    return old, new
 
 
 def encode_cursor(server: str, seq: int, account: Account) -> str:

@@ -204,6 +204,20 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     return EXIT_OK if current == head else EXIT_NOT_READY
 
 
+def cmd_db_restored(args: argparse.Namespace) -> int:
+    from server import feed
+
+    def renew(conn: Any) -> tuple[str, str]:
+        return feed.renew_server_id(conn)
+
+    old, new = _write(args, renew)
+    print(
+        f"database identity changed from {old} to {new}: every client's next sync pulls "
+        "everything again (its queued edits are kept and sent)"
+    )
+    return EXIT_OK
+
+
 # --- users ----------------------------------------------------------------------------
 
 
@@ -512,6 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     cur = db_commands.add_parser("current", help="show the schema revision")
     _add_db(cur)
     cur.set_defaults(func=cmd_db_current)
+    restored = db_commands.add_parser(
+        "restored",
+        help="after restoring a backup: give the database a new identity, so every client "
+        "resyncs in full instead of skipping the changes the backup lost",
+    )
+    _add_db(restored)
+    restored.set_defaults(func=cmd_db_restored)
 
     user = commands.add_parser("user", help="manage accounts")
     users = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)

@@ -373,3 +373,36 @@ def test_every_command_answers_help() -> None:
         assert out.startswith(f"usage: outpost-server {' '.join(command)}".rstrip()), out
         missing = [word for word in HELP[command] if word not in out]
         assert not missing, f"'{' '.join(command)} --help' does not mention {missing}:\n{out}"
+
+
+def test_db_restored_makes_clients_resync_in_full_keeping_their_edits(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    """After a backup is restored, ``db restored`` gives the database a new identity: a
+    client's cursor from before gets 410, it pulls everything again, and the edit it had
+    queued still reaches the server — nothing skipped, nothing lost."""
+    from tests.helpers.sync_devices import open_device, seed_users, server_record
+    from tests.server.conftest import CAST, PASSWORD, start_server, stop_server
+
+    ok("db", "upgrade", "--db", db_url)
+    seed_users(engine, CAST, PASSWORD)
+    proc, base_url = start_server(db_url, tmp_path / "server.log")
+    device = open_device(tmp_path, "a", base_url, "s1", PASSWORD)
+    try:
+        customer_id = device.replica.customers.create({"name": "备份前的客户"}).record_id
+        device.sync()
+        device.replica.customers.update(customer_id, {"city": "宁波"})  # queued, not sent
+
+        out = ok("db", "restored", "--db", db_url)
+        assert "every client's next sync pulls everything again" in out
+
+        device.sync()
+        assert device.replica.get_meta("resync") == "0"  # the full resync finished
+        on_server = server_record(engine, "customer", customer_id)
+        assert on_server is not None and on_server["city"] == "宁波"
+        assert device.record("customer", customer_id) == on_server
+        assert device.outbox() == []
+        assert device.sync().requests == 1  # the new cursor works
+    finally:
+        device.close()
+        assert stop_server(proc) == 0
