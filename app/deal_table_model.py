@@ -1,9 +1,9 @@
 """The deals list's Qt model: a lazy window over the replica, sorted and filtered in SQL.
 
 Like :class:`app.customer_table_model.CustomerTableModel`, the model never holds the whole
-list: it counts the deals of the current scope and filters once (``sync.pipeline``), and
-keeps a few windows of rows, least recently used first out. ``data()`` for a row outside
-them reads its window with one bounded query.
+list (:class:`app.windowed_model.WindowedTableModel`): it counts the deals of the current
+scope and filters once (``sync.pipeline``), and keeps a few windows of rows, least recently
+used first out. ``data()`` for a row outside them reads its window with one bounded query.
 
 The stage column is editable: setting it writes the deal through the repository (one
 transaction with its outbox row) and announces the change, which is how the list, the
@@ -18,13 +18,12 @@ refreshes the rows in place, keeping the scroll position.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QCoreApplication,
     QDate,
     QLocale,
@@ -32,15 +31,15 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
-    QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QBrush, QColor
 
-from app.customer_table_model import SYNC_COLORS
+from app.customer_table_model import SYNC_COLORS, sync_state_icon
 from app.events import DataEvents
 from app.labels import choice_label, field_label, sync_state_label
 from app.validation_messages import field_error_text
+from app.windowed_model import FLAGS, WindowedTableModel
 from sync import pipeline
 from sync.pipeline import DealQuery, DealRow, DealSort, Scope, SortField
 from sync.replica import Replica
@@ -57,7 +56,6 @@ _TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 _DECORATION = Qt.ItemDataRole.DecorationRole.value
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
 _ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 # Stage colours shared with the pipeline chart: closed stages stand apart from open ones.
 WON_COLOR = "#2e9d5b"
@@ -83,7 +81,7 @@ def format_date(value: date, locale: QLocale | None = None) -> str:
     return (locale or QLocale()).toString(qdate, QLocale.FormatType.ShortFormat)
 
 
-class DealTableModel(QAbstractTableModel):
+class DealTableModel(WindowedTableModel[DealRow, DealQuery, int]):
     """Deals of the replica as a table: lazy, sorted and filtered in SQL."""
 
     TITLE, CUSTOMER, STAGE, AMOUNT, PROBABILITY, EXPECTED_CLOSE, OWNER, SYNC = range(8)
@@ -106,15 +104,13 @@ class DealTableModel(QAbstractTableModel):
     SyncStateRole = Qt.ItemDataRole.UserRole + 3
     CustomerIdRole = Qt.ItemDataRole.UserRole + 4
 
-    DEFAULT_WINDOW_SIZE = 150
-    DEFAULT_MAX_WINDOWS = 6
-    DEFAULT_REFRESH_DELAY_MS = 40
+    # A customer's name and owner show here and decide "my deals"; contacts and follow-ups
+    # do not.
+    WATCHED = frozenset({"deal", "customer"})
+    COUNTED = WATCHED
 
-    sig_count_changed = Signal(int)
-    # Rows are about to be read again (they may move: a view remembers its selection)...
-    sig_about_to_refresh = Signal()
-    # ...and were read again.
-    sig_refreshed = Signal()
+    # Signals (WindowedTableModel's): sig_count_changed(int), sig_about_to_refresh and
+    # sig_refreshed around reading the rows again. And:
     # A stage change was refused (validation, the deal was deleted): a sentence to show.
     sig_write_failed = Signal(str)
 
@@ -125,50 +121,33 @@ class DealTableModel(QAbstractTableModel):
         user_id: str | None,
         parent: QObject | None = None,
         *,
-        window_size: int = DEFAULT_WINDOW_SIZE,
-        max_windows: int = DEFAULT_MAX_WINDOWS,
-        refresh_delay_ms: int = DEFAULT_REFRESH_DELAY_MS,
+        window_size: int = WindowedTableModel.DEFAULT_WINDOW_SIZE,
+        max_windows: int = WindowedTableModel.DEFAULT_MAX_WINDOWS,
+        refresh_delay_ms: int = WindowedTableModel.DEFAULT_REFRESH_DELAY_MS,
     ) -> None:
-        super().__init__(parent)
-        if not 0 < window_size <= 1000 or max_windows < 1:
-            raise ValueError("window_size must be 1..1000 and max_windows at least 1")
+        super().__init__(
+            events,
+            DealQuery(user_id=user_id),
+            parent,
+            window_size=window_size,
+            max_windows=max_windows,
+            refresh_delay_ms=refresh_delay_ms,
+        )
         self._replica = replica
         self._events = events
-        self._window_size = window_size
-        self._max_windows = max_windows
-        self._query = DealQuery(user_id=user_id)
-        self._count: int | None = None
-        self._windows: OrderedDict[int, list[DealRow]] = OrderedDict()
         self._sort_column = self.EXPECTED_CLOSE
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._locale = QLocale()
-        self._dot_icons: dict[str, QIcon] = {}
-        # What the model read, for tests.
-        self.window_fetches = 0
-        self.count_fetches = 0
-        self._pending = False
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(refresh_delay_ms)
-        self._refresh_timer.timeout.connect(self._apply_pending_changes)
-        events.sig_records_changed.connect(self._on_records_changed)
+        self.count_fetches = 0  # counting queries, for tests
 
     # --- Qt model API -------------------------------------------------------------------
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        if parent.isValid():
-            return 0
-        return self._ensure_count()
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self.COLUMN_COUNT
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         if index.column() == self.STAGE:
-            return _FLAGS | Qt.ItemFlag.ItemIsEditable
-        return _FLAGS
+            return FLAGS | Qt.ItemFlag.ItemIsEditable
+        return FLAGS
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -234,7 +213,7 @@ class DealTableModel(QAbstractTableModel):
         if role == _TOOLTIP:
             return self._tooltip(row, column)
         if role == _DECORATION and column == self.SYNC:
-            return self._sync_icon(row.sync_state)
+            return sync_state_icon(row.sync_state)
         return None
 
     def setData(self, index: _Index, value: Any, role: int = _EDIT) -> bool:
@@ -308,21 +287,6 @@ class DealTableModel(QAbstractTableModel):
         """The deal at ``row`` (fetching its window if needed)."""
         return self._row(row)
 
-    def record_id(self, row: int) -> str | None:
-        found = self._row(row)
-        return None if found is None else found.id
-
-    def row_of(self, deal_id: str) -> int | None:
-        """The row of a deal, or ``None`` if the current scope and filters leave it out."""
-        for number, rows in self._windows.items():
-            for i, r in enumerate(rows):
-                if r.id == deal_id:
-                    return number * self._window_size + i
-        position = pipeline.deal_position(self._replica, self._query, deal_id)
-        if position is None or position >= self.rowCount():
-            return None
-        return position
-
     def move_to_stage(self, deal_id: str, stage: str) -> bool:
         """Write the deal's new stage (with its outbox row) and announce it. Whether it was
         written; a refusal is reported through :attr:`sig_write_failed`."""
@@ -344,120 +308,20 @@ class DealTableModel(QAbstractTableModel):
             self._events.announce("deal", {deal_id})
         return True
 
-    def refresh(self) -> None:
-        """Read the count and the rows again now (announcements do this by themselves)."""
-        self._refresh_timer.stop()
-        self._pending = False
-        self._soft_refresh(self._fetch_count())
+    # --- reading (WindowedTableModel's hooks) -------------------------------------------
 
-    # --- reading ------------------------------------------------------------------------
-
-    def _ensure_count(self) -> int:
-        if self._count is None:
-            self._count = self._fetch_count()
-        return self._count
-
-    def _fetch_count(self) -> int:
+    def _fetch_frame(self) -> int:
         self.count_fetches += 1
         return pipeline.count_deals(self._replica, self._query)
 
-    def _row(self, row: int) -> DealRow | None:
-        if row < 0 or row >= self._ensure_count():
-            return None
-        number, at = divmod(row, self._window_size)
-        rows = self._windows.get(number)
-        if rows is None:
-            rows = self._fetch_window(number)
-            self._windows[number] = rows
-            while len(self._windows) > self._max_windows:
-                self._windows.popitem(last=False)
-        else:
-            self._windows.move_to_end(number)
-        return rows[at] if at < len(rows) else None  # the list may have shrunk meanwhile
+    def _read_window(self, offset: int, limit: int) -> list[DealRow]:
+        return pipeline.deal_window(self._replica, self._query, offset, limit)
 
-    def _fetch_window(self, number: int) -> list[DealRow]:
-        self.window_fetches += 1
-        offset = number * self._window_size
-        return pipeline.deal_window(self._replica, self._query, offset, self._window_size)
+    def _position(self, record_id: str) -> int | None:
+        return pipeline.deal_position(self._replica, self._query, record_id)
 
     def _set_query(self, **changes: Any) -> None:
-        values = {
-            "scope": self._query.scope,
-            "user_id": self._query.user_id,
-            "stage": self._query.stage,
-            "open_only": self._query.open_only,
-            "sort": self._query.sort,
-            **changes,
-        }
-        self._query = DealQuery(**values)
-        old = self._count
-        self.sig_about_to_refresh.emit()
-        self.beginResetModel()
-        self._count = None
-        self._windows.clear()
-        self.endResetModel()
-        count = self._ensure_count()
-        if count != old:
-            self.sig_count_changed.emit(count)
-        self.sig_refreshed.emit()
-
-    # --- announcements ------------------------------------------------------------------
-
-    def _on_records_changed(self, entity: str, ids: frozenset[str] | None) -> None:
-        # A customer's name and owner show here and decide "my deals"; contacts and
-        # follow-ups do not.
-        if entity not in ("deal", "customer"):
-            return
-        self._pending = True
-        self._refresh_timer.start()
-
-    def _apply_pending_changes(self) -> None:
-        if not self._pending:
-            return
-        self._pending = False
-        if self._count is None:
-            return  # nothing read yet: the next rowCount() reads it fresh
-        count = self._fetch_count()
-        if count != self._count:
-            self._soft_refresh(count)
-            return
-        changed_rows: list[int] = []
-        for number in list(self._windows):
-            old_rows = self._windows[number]
-            new_rows = self._fetch_window(number)
-            if [r.id for r in old_rows] != [r.id for r in new_rows]:
-                self._soft_refresh(count)  # rows moved (a sorted field changed)
-                return
-            self._windows[number] = new_rows
-            base = number * self._window_size
-            pairs = zip(old_rows, new_rows, strict=True)
-            changed_rows.extend(base + i for i, (a, b) in enumerate(pairs) if a != b)
-        for row in sorted(changed_rows):
-            self.dataChanged.emit(self.index(row, 0), self.index(row, self.COLUMN_COUNT - 1))
-        self.sig_refreshed.emit()
-
-    def _soft_refresh(self, count: int) -> None:
-        """Show ``count`` rows without a reset, so the view keeps its scroll position."""
-        self.sig_about_to_refresh.emit()
-        old = self._count or 0
-        self._windows.clear()
-        if count > old:
-            self.beginInsertRows(QModelIndex(), old, count - 1)
-            self._count = count
-            self.endInsertRows()
-        elif count < old:
-            self.beginRemoveRows(QModelIndex(), count, old - 1)
-            self._count = count
-            self.endRemoveRows()
-        else:
-            self._count = count
-        if min(old, count) > 0:
-            self.dataChanged.emit(
-                self.index(0, 0), self.index(min(old, count) - 1, self.COLUMN_COUNT - 1)
-            )
-        if count != old:
-            self.sig_count_changed.emit(count)
-        self.sig_refreshed.emit()
+        self._change_query(replace(self._query, **changes))
 
     # --- presentation -------------------------------------------------------------------
 
@@ -524,25 +388,3 @@ class DealTableModel(QAbstractTableModel):
         if column in (self.TITLE, self.CUSTOMER):
             return self._display(row, column) or None  # long texts are cut off in the cell
         return None
-
-    def _sync_icon(self, state: str) -> QIcon | None:
-        color = SYNC_COLORS.get(state)
-        if color is None:
-            return None
-        icon = self._dot_icons.get(state)
-        if icon is None:
-            icon = self._dot_icons[state] = _dot_icon(color)
-        return icon
-
-
-def _dot_icon(color: str, size: int = 10) -> QIcon:
-    """A small filled circle: the sync state's mark, as in the customer list."""
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(QColor(color))
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.drawEllipse(1, 1, size - 2, size - 2)
-    painter.end()
-    return QIcon(pixmap)

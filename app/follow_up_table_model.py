@@ -1,35 +1,27 @@
 """The follow-up list's Qt model: a lazy window over every follow-up, filtered and sorted
 in SQL (:func:`sync.agenda.follow_up_window`).
 
-Like :class:`app.customer_table_model.CustomerTableModel`, the model holds the row count of
-the current filters and a few windows of rows (least recently used first out); ``data()``
-for a row outside them reads its window with one query. After announcements of follow-ups
-(or customers: names) the held windows are read again and compared: changed rows get
-``dataChanged``, a changed count inserts or removes rows at the end, so the view keeps its
-scroll position.
+Like :class:`app.customer_table_model.CustomerTableModel`, the model
+(:class:`app.windowed_model.WindowedTableModel`) holds the row count of the current filters
+and a few windows of rows (least recently used first out); ``data()`` for a row outside them
+reads its window with one query. After announcements of follow-ups (or customers: names)
+the held windows are read again and compared: changed rows get ``dataChanged``, a changed
+count inserts or removes rows at the end, so the view keeps its scroll position.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QLocale,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import QLocale, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
 from app.customer_table_model import OVERDUE_COLOR, SYNC_COLORS, format_local_time
 from app.events import DataEvents
 from app.labels import choice_label, field_label, sync_state_label
+from app.windowed_model import WindowedTableModel
 from sync.agenda import (
     FollowUpListQuery,
     FollowUpRow,
@@ -42,10 +34,9 @@ from sync.replica import Replica
 
 _Index = QModelIndex | QPersistentModelIndex
 _DISPLAY = Qt.ItemDataRole.DisplayRole
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
-class FollowUpTableModel(QAbstractTableModel):
+class FollowUpTableModel(WindowedTableModel[FollowUpRow, FollowUpListQuery, int]):
     """Every follow-up of the replica as a table: lazy, filtered and sorted in SQL."""
 
     HAPPENED_AT, CUSTOMER, KIND, CONTENT, NEXT_ACTION, NEXT_ACTION_AT, DONE, SYNC = range(8)
@@ -70,11 +61,9 @@ class FollowUpTableModel(QAbstractTableModel):
     SortKeyRole = Qt.ItemDataRole.UserRole + 3  # the raw value
 
     DEFAULT_WINDOW_SIZE = 100
-    DEFAULT_MAX_WINDOWS = 6
-    DEFAULT_REFRESH_DELAY_MS = 40
-
-    sig_count_changed = Signal(int)
-    sig_refreshed = Signal()
+    # Customers: their names show here.
+    WATCHED = frozenset({"follow_up", "customer"})
+    COUNTED = WATCHED
 
     def __init__(
         self,
@@ -83,36 +72,21 @@ class FollowUpTableModel(QAbstractTableModel):
         parent: QObject | None = None,
         *,
         window_size: int = DEFAULT_WINDOW_SIZE,
-        max_windows: int = DEFAULT_MAX_WINDOWS,
-        refresh_delay_ms: int = DEFAULT_REFRESH_DELAY_MS,
+        max_windows: int = WindowedTableModel.DEFAULT_MAX_WINDOWS,
+        refresh_delay_ms: int = WindowedTableModel.DEFAULT_REFRESH_DELAY_MS,
     ) -> None:
-        super().__init__(parent)
-        if not 0 < window_size <= 1000 or max_windows < 1:
-            raise ValueError("window_size must be 1..1000 and max_windows at least 1")
+        super().__init__(
+            events,
+            FollowUpListQuery(),
+            parent,
+            window_size=window_size,
+            max_windows=max_windows,
+            refresh_delay_ms=refresh_delay_ms,
+        )
         self._replica = replica
-        self._window_size = window_size
-        self._max_windows = max_windows
-        self._query = FollowUpListQuery()
-        self._count: int | None = None
-        self._windows: OrderedDict[int, list[FollowUpRow]] = OrderedDict()
         self._locale = QLocale()
-        self.window_fetches = 0  # for tests
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(refresh_delay_ms)
-        self._refresh_timer.timeout.connect(self.refresh)
-        events.sig_records_changed.connect(self._on_records_changed)
 
     # --- Qt model API -------------------------------------------------------------------
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else self._ensure_count()
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self.COLUMN_COUNT
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < self.COLUMN_COUNT:
@@ -202,107 +176,25 @@ class FollowUpTableModel(QAbstractTableModel):
 
     def row_at(self, row: int) -> FollowUpRow | None:
         """The row (fetching its window if needed), or None past the end."""
-        if row < 0 or row >= self._ensure_count():
-            return None
-        number, at = divmod(row, self._window_size)
-        rows = self._windows.get(number)
-        if rows is None:
-            rows = self._fetch_window(number)
-            self._windows[number] = rows
-            while len(self._windows) > self._max_windows:
-                self._windows.popitem(last=False)
-        else:
-            self._windows.move_to_end(number)
-        return rows[at] if at < len(rows) else None
-
-    def record_id(self, row: int) -> str | None:
-        found = self.row_at(row)
-        return None if found is None else found.id
+        return self._row(row)
 
     def customer_id(self, row: int) -> str | None:
         found = self.row_at(row)
         return None if found is None else str(found.record.values["customer_id"])
 
-    def row_of(self, record_id: str) -> int | None:
-        """The row of a follow-up, or None when the filters leave it out."""
-        for number, rows in self._windows.items():
-            for i, r in enumerate(rows):
-                if r.id == record_id:
-                    return number * self._window_size + i
+    # --- reading (WindowedTableModel's hooks) -------------------------------------------
+
+    def _fetch_frame(self) -> int:
+        return count_follow_ups(self._replica, self._query)
+
+    def _read_window(self, offset: int, limit: int) -> list[FollowUpRow]:
+        return follow_up_window(self._replica, self._query, offset, limit)
+
+    def _position(self, record_id: str) -> int | None:
         return follow_up_position(self._replica, self._query, record_id)
 
-    def refresh(self) -> None:
-        """Count and read the held windows again; announce only what changed."""
-        self._refresh_timer.stop()
-        if self._count is None:
-            return  # nothing read yet
-        old = self._count
-        new = count_follow_ups(self._replica, self._query)
-        held = list(self._windows)
-        self._windows.clear()
-        if new > old:
-            self.beginInsertRows(QModelIndex(), old, new - 1)
-            self._count = new
-            self.endInsertRows()
-        elif new < old:
-            self.beginRemoveRows(QModelIndex(), new, old - 1)
-            self._count = new
-            self.endRemoveRows()
-        for number in held:  # read again what the view showed, to compare
-            self._windows[number] = self._fetch_window(number)
-        if min(old, new) > 0:
-            self.dataChanged.emit(
-                self.index(0, 0), self.index(min(old, new) - 1, self.COLUMN_COUNT - 1)
-            )
-        if new != old:
-            self.sig_count_changed.emit(new)
-        self.sig_refreshed.emit()
-
-    # --- reading ------------------------------------------------------------------------
-
-    def _ensure_count(self) -> int:
-        if self._count is None:
-            self._count = count_follow_ups(self._replica, self._query)
-        return self._count
-
-    def _fetch_window(self, number: int) -> list[FollowUpRow]:
-        self.window_fetches += 1
-        return follow_up_window(
-            self._replica, self._query, number * self._window_size, self._window_size
-        )
-
     def _set_query(self, **changes: Any) -> None:
-        fields = {
-            name: getattr(self._query, name)
-            for name in (
-                "kind",
-                "done",
-                "happened_from",
-                "happened_until",
-                "customer_id",
-                "customer_search",
-                "sort",
-                "descending",
-            )
-        }
-        fields.update(changes)
-        query = FollowUpListQuery(**fields)
-        if query == self._query:
-            return
-        old = self._count
-        self.beginResetModel()
-        self._query = query
-        self._count = None
-        self._windows.clear()
-        self.endResetModel()
-        count = self._ensure_count()
-        if count != old:
-            self.sig_count_changed.emit(count)
-        self.sig_refreshed.emit()
-
-    def _on_records_changed(self, entity: str, _ids: frozenset[str] | None) -> None:
-        if entity in ("follow_up", "customer"):
-            self._refresh_timer.start()
+        self._change_query(replace(self._query, **changes))
 
     # --- presentation -------------------------------------------------------------------
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from app.ca_file_field import CaFileField
 from app.settings import MAX_SYNC_INTERVAL_S, MIN_SYNC_INTERVAL_S
 from sync.account import check_ca_file, normalize_server_url
 
@@ -56,22 +53,14 @@ class SettingsDialog(QDialog):
         self.language_combo.addItem("English", "en")
         index = self.language_combo.findData(current.language)
         self.language_combo.setCurrentIndex(max(index, 0))
-        self.ca_edit = QLineEdit(current.ca_file)
+        self.ca_edit = CaFileField(current.ca_file)
         self.ca_edit.setPlaceholderText(self.tr("none: the system's certificate authorities"))
-        browse = QPushButton(self.tr("Browse…"))
-        browse.clicked.connect(self._browse_ca)
-        ca_row = QHBoxLayout()
-        ca_row.setContentsMargins(0, 0, 0, 0)
-        ca_row.addWidget(self.ca_edit, 1)
-        ca_row.addWidget(browse)
-        ca_widget = QWidget()
-        ca_widget.setLayout(ca_row)
 
         form = QFormLayout()
         form.addRow(self.tr("Server:"), self.server_edit)
         form.addRow(self.tr("Sync every:"), self.interval_spin)
         form.addRow(self.tr("Language:"), self.language_combo)
-        form.addRow(self.tr("Company CA file:"), ca_widget)
+        form.addRow(self.tr("Company CA file:"), self.ca_edit)
         self.note = QLabel(self.tr("A new language applies when Outpost starts again."))
         self.note.setWordWrap(True)
         self.note.setObjectName("hint")
@@ -97,16 +86,6 @@ class SettingsDialog(QDialog):
 
     def values(self) -> SettingsValues:
         return self._values
-
-    def _browse_ca(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            self.tr("Company CA certificate"),
-            self.ca_edit.text() or str(Path.home()),
-            self.tr("Certificates (*.pem *.crt *.cer);;All files (*)"),
-        )
-        if path:
-            self.ca_edit.setText(path)
 
     def _error(self, message: str, focus: QWidget) -> None:
         self.error_label.setText(message)

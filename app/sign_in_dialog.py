@@ -19,18 +19,16 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.background import run_in_background
+from app.ca_file_field import CaFileField
 from sync.account import ProfileMismatchError, check_ca_file, normalize_server_url
 from sync.transport import (
     AuthError,
@@ -109,16 +107,8 @@ class SignInDialog(QDialog):
         self.remember_box.setToolTip(
             self.tr("Keeps a sign-in token in the system keyring (never the password).")
         )
-        self.ca_edit = QLineEdit(ca_file)
+        self.ca_edit = CaFileField(ca_file)
         self.ca_edit.setPlaceholderText(self.tr("only if your company uses its own CA"))
-        browse = QPushButton(self.tr("Browse…"))
-        browse.clicked.connect(self._browse_ca)
-        ca_row = QHBoxLayout()
-        ca_row.setContentsMargins(0, 0, 0, 0)
-        ca_row.addWidget(self.ca_edit, 1)
-        ca_row.addWidget(browse)
-        ca_widget = QWidget()
-        ca_widget.setLayout(ca_row)
         if locked:
             self.server_edit.setReadOnly(True)
             self.user_edit.setReadOnly(True)
@@ -129,7 +119,7 @@ class SignInDialog(QDialog):
         form.addRow(self.tr("User:"), self.user_edit)
         form.addRow(self.tr("Password:"), self.password_edit)
         form.addRow("", self.remember_box)
-        form.addRow(self.tr("Company CA file:"), ca_widget)
+        form.addRow(self.tr("Company CA file:"), self.ca_edit)
 
         self.error_label = QLabel()
         self.error_label.setObjectName("error")
@@ -179,16 +169,6 @@ class SignInDialog(QDialog):
             self.password_edit.text()
         )
         self.sign_in_button.setEnabled(ready and not self._busy)
-
-    def _browse_ca(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            self.tr("Company CA certificate"),
-            self.ca_edit.text() or str(Path.home()),
-            self.tr("Certificates (*.pem *.crt *.cer);;All files (*)"),
-        )
-        if path:
-            self.ca_edit.setText(path)
 
     def request(self) -> SignInRequest | None:
         """The checked input, or ``None`` after showing what is wrong."""

@@ -2,6 +2,21 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
 <context>
+    <name>CaFileField</name>
+    <message>
+        <source>Browse…</source>
+        <translation>浏览…</translation>
+    </message>
+    <message>
+        <source>Company CA certificate</source>
+        <translation>公司 CA 证书</translation>
+    </message>
+    <message>
+        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
+        <translation>证书 (*.pem *.crt *.cer);;所有文件 (*)</translation>
+    </message>
+</context>
+<context>
     <name>ChildSection</name>
     <message>
         <source>Edit…</source>
@@ -1374,10 +1389,6 @@ Phone: {phone}</source>
         <translation>无：使用系统的证书颁发机构</translation>
     </message>
     <message>
-        <source>Browse…</source>
-        <translation>浏览…</translation>
-    </message>
-    <message>
         <source>Server:</source>
         <translation>服务器：</translation>
     </message>
@@ -1400,14 +1411,6 @@ Phone: {phone}</source>
     <message>
         <source>not signed in</source>
         <translation>未登录</translation>
-    </message>
-    <message>
-        <source>Company CA certificate</source>
-        <translation>公司 CA 证书</translation>
-    </message>
-    <message>
-        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
-        <translation>证书 (*.pem *.crt *.cer);;所有文件 (*)</translation>
     </message>
     <message>
         <source>Enter the server address, e.g. https://crm.example.com:8750</source>
@@ -1453,10 +1456,6 @@ Phone: {phone}</source>
         <translation>仅当公司使用自有 CA 时需要</translation>
     </message>
     <message>
-        <source>Browse…</source>
-        <translation>浏览…</translation>
-    </message>
-    <message>
         <source>Server:</source>
         <translation>服务器：</translation>
     </message>
@@ -1475,14 +1474,6 @@ Phone: {phone}</source>
     <message>
         <source>Sign in</source>
         <translation>登录</translation>
-    </message>
-    <message>
-        <source>Company CA certificate</source>
-        <translation>公司 CA 证书</translation>
-    </message>
-    <message>
-        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
-        <translation>证书 (*.pem *.crt *.cer);;所有文件 (*)</translation>
     </message>
     <message>
         <source>Enter the server address, e.g. https://crm.example.com:8750</source>
