@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QTableView,
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.customer_table_model import CustomerTableModel
 from app.events import DataEvents
 from app.labels import choice_label
+from app.table_view import lazy_table_view
 from sync.replica import Replica
 from sync.schema import CustomerLevel, CustomerStatus
 
@@ -145,29 +145,9 @@ class CustomerListView(QWidget):
             combo.currentIndexChanged.connect(self._apply_filters)
         self._mine.toggled.connect(self._apply_filters)
 
-        self._table = QTableView(self)
-        self._table.setObjectName("customerTable")
-        self._table.setModel(self._model)
-        self._table.setAlternatingRowColors(True)
-        self._table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self._table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self._table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self._table = lazy_table_view(self, self._model, "customerTable", _WIDTHS)
         self._table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self._table.setWordWrap(False)
-        self._table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self._table.setCornerButtonEnabled(False)
-        rows = self._table.verticalHeader()
-        rows.setVisible(False)
-        # One height for every row: Qt never measures 100,000 rows' contents.
-        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        rows.setDefaultSectionSize(self.fontMetrics().height() + 10)
         header = self._table.horizontalHeader()
-        header.setSectionsMovable(True)
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in _WIDTHS.items():
-            header.resizeSection(column, width)
         header.setSortIndicator(self._model.sort_column, self._model.sort_order)
         self._table.setSortingEnabled(True)
         header.sortIndicatorChanged.connect(self._on_sort_indicator)

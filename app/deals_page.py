@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QStyledItemDelegate,
@@ -54,6 +53,7 @@ from app.deal_table_model import DealTableModel, format_money
 from app.events import DataEvents
 from app.labels import choice_label
 from app.pipeline_chart import PipelineChart
+from app.table_view import lazy_table_view
 from sync import pipeline
 from sync.pipeline import OPEN_STAGES, PIPELINE_STAGES, PipelineSummary, Scope
 from sync.replica import Replica
@@ -194,33 +194,15 @@ class DealsPage(QWidget):
         self._message.hide()
 
         # --- table ---
-        self._table = QTableView(self)
-        self._table.setObjectName("dealTable")
-        self._table.setModel(self._model)
+        self._table = lazy_table_view(self, self._model, "dealTable", _WIDTHS)
         self._table.setItemDelegateForColumn(DealTableModel.STAGE, StageDelegate(self._table))
-        self._table.setAlternatingRowColors(True)
-        self._table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self._table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self._table.setEditTriggers(
             QAbstractItemView.EditTrigger.EditKeyPressed
             | QAbstractItemView.EditTrigger.SelectedClicked
         )
-        self._table.setWordWrap(False)
-        self._table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self._table.setCornerButtonEnabled(False)
         self._table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self._table.customContextMenuRequested.connect(self._show_context_menu)
-        rows = self._table.verticalHeader()
-        rows.setVisible(False)
-        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        rows.setDefaultSectionSize(self.fontMetrics().height() + 10)
         header = self._table.horizontalHeader()
-        header.setSectionsMovable(True)
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in _WIDTHS.items():
-            header.resizeSection(column, width)
         header.setSortIndicator(self._model.sort_column, self._model.sort_order)
         self._table.setSortingEnabled(True)
         header.sortIndicatorChanged.connect(self._on_sort_indicator)
