@@ -79,6 +79,7 @@ class OutpostApp(QObject):
         self.sign_in_dialog: SignInDialog | None = None  # the first run's, while open
         self.restart_requested = False  # "Restart now" after a language change
         self.reminders: Reminders | None = None
+        self._demo_sessions: list[DemoSession] = []
 
     # --- start ----------------------------------------------------------------------------
 
@@ -291,10 +292,16 @@ class OutpostApp(QObject):
         assert self.replica is not None and self.profile_dir is not None
         replica, profile_dir = self.replica, self.profile_dir
 
+        def start() -> DemoSession:
+            session = start_demo(replica, profile_dir, device_name(PROGRAM))
+            # Kept here at once, not only through the queued result: a shutdown that waits
+            # for this call must stop the server even if the result is never delivered.
+            self._demo_sessions.append(session)
+            return session
+
         def started(session: DemoSession) -> None:
             if self._shut_down:
-                session.server.stop()
-                return
+                return  # shutdown() stopped it
             self.demo = session
             self._start_sync(session.profile, session.token)
 
@@ -305,9 +312,7 @@ class OutpostApp(QObject):
                     self.tr("The demo server could not start: {reason}").format(reason=exc)
                 )
 
-        run_in_background(
-            self, lambda: start_demo(replica, profile_dir, device_name(PROGRAM)), started, failed
-        )
+        run_in_background(self, start, started, failed)
 
     def _after_edit(self) -> None:
         if self.sync is not None and not self.working_offline:
@@ -472,9 +477,11 @@ class OutpostApp(QObject):
         if self.sync is not None:
             self.sync.stop()
         wait_for_background(self)
-        if self.demo is not None:
-            self.demo.server.stop()
-            self.demo = None
+        # Every embedded server started, its result delivered or not: none may outlive us.
+        for session in self._demo_sessions:
+            session.server.stop()
+        self._demo_sessions.clear()
+        self.demo = None
         if self.replica is not None:
             self.replica.close()
         self.sig_finished.emit()

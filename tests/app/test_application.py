@@ -300,3 +300,19 @@ def test_a_new_language_offers_a_restart(
     assert prefs.language == "zh_CN"
     assert asked == ["The new language is used when Outpost starts again."]
     assert running.restart_requested and not running.window.isVisible()
+
+
+def test_closing_while_the_demo_server_starts_leaves_no_server_running(
+    qtbot: QtBot, tmp_path: Path, make_app: Any
+) -> None:
+    """Closed before the embedded server's start was reported back: shutdown still stops
+    it (a server thread left running crashed the interpreter at exit)."""
+    import threading
+
+    running = make_app(Options(demo=True, profile=tmp_path / "demo"))
+    assert running.start()
+    running._begin_sync()  # what the first paint starts
+    running.window.close()  # at once: the demo server is still starting
+    assert running._shut_down
+    assert not [t for t in threading.enumerate() if t.name == "outpost-demo-server"]
+    assert running.demo is None
