@@ -21,14 +21,12 @@ from app.application import Options, OutpostApp
 from app.settings import Preferences
 from app.settings_dialog import SettingsDialog, SettingsValues
 from app.sign_in_dialog import SignInDialog, SignInRequest
-from server.db import create_server_engine
 from sync import credentials
 from sync.account import server_profile, sign_in
 from sync.engine import SyncState
 from sync.replica import Replica
-from tests.helpers.fixed_port_server import FixedPortServer, free_port
-from tests.helpers.sync_devices import seed_users
-from tests.server.conftest import CAST, PASSWORD
+from tests.helpers.fixed_port_server import FixedPortServer, free_port, running_server
+from tests.server.conftest import PASSWORD
 
 WAIT_MS = 30_000
 
@@ -57,17 +55,8 @@ def make_app(prefs: Preferences) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixedPortServer]:
     tmp = tmp_path_factory.mktemp("app-server")
-    db_url = f"sqlite:///{tmp / 'server.sqlite3'}"
-    engine = create_server_engine(db_url, pool_size=2)
-    srv = FixedPortServer(db_url, tmp / "server.log", engine, free_port())
-    srv.start()
-    seed_users(engine, CAST, PASSWORD)
-    try:
+    with running_server(tmp) as srv:
         yield srv
-    finally:
-        if srv.running():
-            srv.stop()
-        engine.dispose()
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -20,16 +20,15 @@ from pytestqt.qtbot import QtBot
 from app.conflict_dialog import ConflictDialog, ValueBox
 from app.conflicts_page import ConflictsPage, ConflictTableModel
 from app.events import DataEvents
-from server.db import create_server_engine
 from sync.account import ServerProfile, sign_in
 from sync.conflict_view import MERGE_SEPARATOR, conflict_summaries
 from sync.conflicts import list_conflicts
 from sync.engine import SyncEngine
 from sync.replica import Replica
 from sync.transport import ServerClient
-from tests.helpers.fixed_port_server import FixedPortServer, free_port
-from tests.helpers.sync_devices import Device, seed_users, server_record
-from tests.server.conftest import CAST, PASSWORD
+from tests.helpers.fixed_port_server import FixedPortServer, running_server
+from tests.helpers.sync_devices import Device, server_record
+from tests.server.conftest import PASSWORD
 
 ME, OTHER = "s1", "m_east"
 
@@ -40,17 +39,8 @@ ME, OTHER = "s1", "m_east"
 @pytest.fixture(scope="module")
 def conflict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixedPortServer]:
     tmp = tmp_path_factory.mktemp("conflicts-server")
-    db_url = f"sqlite:///{tmp / 'server.sqlite3'}"
-    engine = create_server_engine(db_url, pool_size=2)
-    server = FixedPortServer(db_url, tmp / "server.log", engine, free_port())
-    server.start()
-    seed_users(engine, CAST, PASSWORD)
-    try:
+    with running_server(tmp) as server:
         yield server
-    finally:
-        if server.running():
-            server.stop()
-        engine.dispose()
 
 
 def open_app_device(root: Path, name: str, url: str, user: str) -> Device:

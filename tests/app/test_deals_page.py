@@ -14,15 +14,14 @@ from pytestqt.qtbot import QtBot
 from app.deal_table_model import DealTableModel
 from app.deals_page import DealsPage, next_stage
 from app.events import DataEvents
-from server.db import create_server_engine
 from sync import outbox
 from sync.account import sign_in
 from sync.engine import SyncEngine
 from sync.replica import Replica
 from sync.transport import ServerClient
-from tests.helpers.fixed_port_server import FixedPortServer, free_port
-from tests.helpers.sync_devices import seed_users, server_record
-from tests.server.conftest import CAST, PASSWORD
+from tests.helpers.fixed_port_server import FixedPortServer, running_server
+from tests.helpers.sync_devices import server_record
+from tests.server.conftest import PASSWORD
 
 WAIT_MS = 5_000
 
@@ -395,17 +394,8 @@ def test_empty_chart_says_so(qtbot: QtBot, replica: Replica, events: DataEvents)
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixedPortServer]:
     tmp = tmp_path_factory.mktemp("deals-page-server")
-    db_url = f"sqlite:///{tmp / 'server.sqlite3'}"
-    engine = create_server_engine(db_url, pool_size=2)
-    server = FixedPortServer(db_url, tmp / "server.log", engine, free_port())
-    server.start()
-    seed_users(engine, CAST, PASSWORD)
-    try:
+    with running_server(tmp) as server:
         yield server
-    finally:
-        if server.running():
-            server.stop()
-        engine.dispose()
 
 
 def _sync(replica: Replica, url: str, user: str) -> None:

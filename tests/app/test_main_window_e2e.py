@@ -23,12 +23,12 @@ from app.application import Options, OutpostApp
 from app.customer_workspace import CustomerWorkspace
 from app.main_window import MainWindow
 from app.settings import Preferences
-from server.db import create_server_engine, write_transaction
+from server.db import write_transaction
 from server.seed import load_records
 from sync.engine import SyncState
-from tests.helpers.fixed_port_server import FixedPortServer, free_port
-from tests.helpers.sync_devices import seed_users, server_record
-from tests.server.conftest import CAST, PASSWORD
+from tests.helpers.fixed_port_server import FixedPortServer, running_server
+from tests.helpers.sync_devices import server_record
+from tests.server.conftest import PASSWORD
 
 WAIT_MS = 20_000
 CUSTOMERS = 120
@@ -36,23 +36,16 @@ CUSTOMERS = 120
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[FixedPortServer]:
-    db_url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
-    engine = create_server_engine(db_url, pool_size=2)
-    srv = FixedPortServer(db_url, tmp_path / "server.log", engine, free_port())
-    srv.start()
-    seed_users(engine, CAST, PASSWORD)
-    rows = [
-        {"name": f"Customer {i:03d}", "company": f"Company {i}", "owner_id": "s1"}
-        for i in range(CUSTOMERS - 1)
-    ]
-    rows.append({"name": "张三丰", "company": "武当贸易有限公司", "city": "十堰", "owner_id": "s1"})
-    write_transaction(engine, lambda conn: load_records(conn, "customer", rows, by="admin"))
-    try:
+    with running_server(tmp_path) as srv:
+        rows = [
+            {"name": f"Customer {i:03d}", "company": f"Company {i}", "owner_id": "s1"}
+            for i in range(CUSTOMERS - 1)
+        ]
+        rows.append(
+            {"name": "张三丰", "company": "武当贸易有限公司", "city": "十堰", "owner_id": "s1"}
+        )
+        write_transaction(srv.engine, lambda conn: load_records(conn, "customer", rows, by="admin"))
         yield srv
-    finally:
-        if srv.running():
-            srv.stop()
-        engine.dispose()
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from pytestqt.qtbot import QtBot
 
 from app.events import DataEvents
 from app.sync_worker import THREAD_NAME, SyncController, describe_sync_error
-from server.db import create_server_engine
 from sync.account import ServerProfile, SignIn, sign_in
 from sync.engine import SyncReport, SyncState, SyncStatus
 from sync.replica import Replica
@@ -39,9 +38,9 @@ from sync.transport import (
     RequestRejected,
 )
 from tests.helpers.fault_proxy import PUSH, Fault, FaultProxy
-from tests.helpers.fixed_port_server import FixedPortServer, free_port
-from tests.helpers.sync_devices import audit_counts, seed_users, server_record
-from tests.server.conftest import CAST, PASSWORD
+from tests.helpers.fixed_port_server import FixedPortServer, running_server
+from tests.helpers.sync_devices import audit_counts, server_record
+from tests.server.conftest import PASSWORD
 
 WAIT_MS = 15_000
 
@@ -49,17 +48,8 @@ WAIT_MS = 15_000
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixedPortServer]:
     tmp = tmp_path_factory.mktemp("sync-worker-server")
-    db_url = f"sqlite:///{tmp / 'server.sqlite3'}"
-    engine = create_server_engine(db_url, pool_size=2)
-    server = FixedPortServer(db_url, tmp / "server.log", engine, free_port())
-    server.start()  # creates the schema
-    seed_users(engine, CAST, PASSWORD)
-    try:
+    with running_server(tmp) as server:
         yield server
-    finally:
-        if server.running():
-            server.stop()
-        engine.dispose()
 
 
 @pytest.fixture

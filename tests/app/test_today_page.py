@@ -16,14 +16,13 @@ from pytestqt.qtbot import QtBot
 
 from app.events import DataEvents
 from app.today_page import LogFollowUpDialog, TodayPage
-from server.db import create_server_engine
 from sync.account import sign_in
 from sync.engine import SyncEngine
 from sync.replica import Replica
 from sync.transport import OfflineError, ServerClient
-from tests.helpers.fixed_port_server import FixedPortServer, free_port
-from tests.helpers.sync_devices import seed_users, server_record
-from tests.server.conftest import CAST, PASSWORD
+from tests.helpers.fixed_port_server import FixedPortServer, running_server
+from tests.helpers.sync_devices import server_record
+from tests.server.conftest import PASSWORD
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 5, 6, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
@@ -202,17 +201,8 @@ def test_log_dialog_refuses_empty_content(
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[FixedPortServer]:
-    db_url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
-    engine = create_server_engine(db_url, pool_size=2)
-    srv = FixedPortServer(db_url, tmp_path / "server.log", engine, free_port())
-    srv.start()
-    seed_users(engine, CAST, PASSWORD)
-    try:
+    with running_server(tmp_path) as srv:
         yield srv
-    finally:
-        if srv.running():
-            srv.stop()
-        engine.dispose()
 
 
 def test_overdue_follow_up_created_offline_is_done_on_today_and_syncs(

@@ -3,14 +3,18 @@ same address (the desktop app's tests take it down and bring it back)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from tests.server.conftest import start_server, stop_server
+from server.db import create_server_engine
+from tests.helpers.sync_devices import seed_users
+from tests.server.conftest import CAST, PASSWORD, start_server, stop_server
 
 
 @dataclass
@@ -46,3 +50,20 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def running_server(folder: Path) -> Iterator[FixedPortServer]:
+    """A fixed-port server on a new SQLite database in ``folder``, with the test cast's
+    accounts (password :data:`~tests.server.conftest.PASSWORD`); stopped at the end."""
+    db_url = f"sqlite:///{folder / 'server.sqlite3'}"
+    engine = create_server_engine(db_url, pool_size=2)
+    server = FixedPortServer(db_url, folder / "server.log", engine, free_port())
+    server.start()  # creates the schema
+    seed_users(engine, CAST, PASSWORD)
+    try:
+        yield server
+    finally:
+        if server.running():
+            server.stop()
+        engine.dispose()
